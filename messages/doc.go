@@ -1,0 +1,4 @@
+// Package messages is the gateway's vocabulary: the error codes that cross the
+// wire, the reasons a connection ends, and the plain structs actors exchange.
+// It imports nothing of ours, so every other package can share it.
+package messages

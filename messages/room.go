@@ -1,0 +1,34 @@
+package messages
+
+import (
+	"encoding/json"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// JoinRoom asks a room to add a connection (connection → gateway → workspace
+// or users → room). The room Watches Conn, so the connection's end, however it
+// happens, removes it.
+type JoinRoom struct {
+	Room  string
+	Conn  *actor.PID
+	Out   Outbox
+	AckID int64
+}
+
+// LeaveRoom asks a room to remove a connection (connection → room).
+type LeaveRoom struct {
+	Room  string
+	Conn  *actor.PID
+	AckID int64
+}
+
+// Publish asks a room to broadcast an event to its members (publish API or a
+// connection → gateway → workspace → room). The room encodes the frame once.
+type Publish struct {
+	Room   string
+	Event  string
+	Data   json.RawMessage
+	Except *actor.PID // a member that must not receive it (state_sync's sender)
+	Reply  chan<- int // optional, buffered: receives the recipients count
+}

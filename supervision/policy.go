@@ -1,0 +1,110 @@
+package supervision
+
+import (
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Kind names a kind of actor; it is the label of the supervision metrics and
+// the "kind" of a fault injection.
+type Kind string
+
+// Actor kinds.
+const (
+	KindConnection  Kind = "connection"
+	KindRoom        Kind = "room"
+	KindRateLimiter Kind = "ratelimiter"
+	KindIPLimiter   Kind = "iplimiter"
+	KindWorkspace   Kind = "workspace"
+	KindUsers       Kind = "users"
+	KindIPs         Kind = "ips"
+	KindGateway     Kind = "gateway"
+	KindUnknown     Kind = "unknown"
+)
+
+// Policy is how a kind of actor is supervised by its parent.
+type Policy struct {
+	Kind Kind
+	// Directive is applied when the actor panics.
+	Directive actor.Directive
+	// MaxRestarts within Within is the restart budget; one more failure in
+	// that window stops the actor instead.
+	MaxRestarts int
+	Within      time.Duration
+}
+
+// Restart budgets, named.
+const (
+	roomRestartBudget    = 3
+	roomRestartWindow    = 10 * time.Second
+	limiterRestartBudget = 10
+	limiterRestartWindow = time.Minute
+)
+
+// Policies lists the policy of every kind.
+var Policies = map[Kind]Policy{
+	KindConnection:  {Kind: KindConnection, Directive: actor.StopDirective},
+	KindRoom:        {Kind: KindRoom, Directive: actor.RestartDirective, MaxRestarts: roomRestartBudget, Within: roomRestartWindow},
+	KindRateLimiter: {Kind: KindRateLimiter, Directive: actor.RestartDirective, MaxRestarts: limiterRestartBudget, Within: limiterRestartWindow},
+	KindIPLimiter:   {Kind: KindIPLimiter, Directive: actor.RestartDirective, MaxRestarts: limiterRestartBudget, Within: limiterRestartWindow},
+	KindWorkspace:   {Kind: KindWorkspace, Directive: actor.ResumeDirective},
+	KindUsers:       {Kind: KindUsers, Directive: actor.ResumeDirective},
+	KindIPs:         {Kind: KindIPs, Directive: actor.ResumeDirective},
+	KindGateway:     {Kind: KindGateway, Directive: actor.ResumeDirective},
+}
+
+// Actor name prefixes, shared with the actors package, which names its
+// actors with them so the kind of any PID can be told from its id.
+const (
+	PrefixConnection = "conn:"
+	PrefixRoom       = "room:"
+	PrefixIPLimiter  = "ip:"
+	PrefixWorkspace  = "workspace:"
+	NameRateLimiter  = "limiter"
+	NameUsers        = "users"
+	NameIPs          = "ips"
+	NameGateway      = "gateway"
+)
+
+// KindOf tells an actor's kind from its PID id (the last path segment).
+func KindOf(pid *actor.PID) Kind {
+	if pid == nil {
+		return KindUnknown
+	}
+	id := pid.Id
+	if i := strings.LastIndexByte(id, '/'); i >= 0 {
+		// Room names contain no '/', but user ids in room:user:{sub} may:
+		// find the segment that starts a known prefix.
+		for _, seg := range []string{"/" + PrefixRoom, "/" + PrefixConnection, "/" + PrefixIPLimiter, "/" + PrefixWorkspace} {
+			if j := strings.LastIndex(id, seg); j >= 0 && !strings.Contains(id[j+1:], "/"+PrefixConnection) {
+				id = id[j+1:]
+				i = -1
+				break
+			}
+		}
+		if i >= 0 {
+			id = id[i+1:]
+		}
+	}
+	switch {
+	case strings.HasPrefix(id, PrefixConnection):
+		return KindConnection
+	case strings.HasPrefix(id, PrefixRoom):
+		return KindRoom
+	case strings.HasPrefix(id, PrefixIPLimiter):
+		return KindIPLimiter
+	case strings.HasPrefix(id, PrefixWorkspace):
+		return KindWorkspace
+	case id == NameRateLimiter:
+		return KindRateLimiter
+	case id == NameUsers:
+		return KindUsers
+	case id == NameIPs:
+		return KindIPs
+	case id == NameGateway:
+		return KindGateway
+	}
+	return KindUnknown
+}

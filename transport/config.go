@@ -1,0 +1,70 @@
+package transport
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Defaults of Config, from CONTRACT.md §5.
+const (
+	DefaultPingInterval       = 25 * time.Second
+	DefaultPingTimeout        = 20 * time.Second
+	DefaultMaxMessageBytes    = 100000
+	DefaultOutboundQueueBytes = 1 << 20
+	DefaultConnectErrorGrace  = 2 * time.Second
+	DefaultWriteTimeout       = 10 * time.Second
+	DefaultAuthTimeout        = 10 * time.Second
+)
+
+// Config is the transport's configuration. The zero value of each field means
+// its default.
+type Config struct {
+	// PingInterval is how often the server sends an Engine.IO ping. Zero means 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long a client has to answer a ping. Zero means 20s.
+	PingTimeout time.Duration
+	// MaxMessageBytes is the largest frame read, advertised as maxPayload, and
+	// the largest publish body. Zero means 100000.
+	MaxMessageBytes int
+	// AllowedOrigins are the Origin header values allowed to upgrade; "*"
+	// allows any. A request without Origin is allowed. Nil means
+	// http://localhost:3000.
+	AllowedOrigins []string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// OutboundQueueBytes bounds a connection's queued, unwritten frames; past
+	// it the client is disconnected as slow. Zero means 1 MiB.
+	OutboundQueueBytes int
+	// ConnectErrorGrace is how long a refused client may keep its socket open
+	// after CONNECT_ERROR. Zero means 2s.
+	ConnectErrorGrace time.Duration
+	// WriteTimeout bounds one socket write. Zero means 10s.
+	WriteTimeout time.Duration
+	// AuthTimeout bounds token verification (JWKS fetches). Zero means 10s.
+	AuthTimeout time.Duration
+	// PublishAPIKey enables POST /v1/publish; empty turns it off (404).
+	PublishAPIKey string
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.PingInterval, DefaultPingInterval)
+	def(&c.PingTimeout, DefaultPingTimeout)
+	def(&c.ConnectErrorGrace, DefaultConnectErrorGrace)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.AuthTimeout, DefaultAuthTimeout)
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.OutboundQueueBytes <= 0 {
+		c.OutboundQueueBytes = DefaultOutboundQueueBytes
+	}
+	if c.AllowedOrigins == nil {
+		c.AllowedOrigins = []string{"http://localhost:3000"}
+	}
+	return c
+}

@@ -1,0 +1,373 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hyvve/gateway/messages"
+	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/transport/socketio"
+)
+
+// Conn is one Socket.IO client on a WebSocket. Its read pump runs in the
+// upgraded HTTP handler's goroutine and its write pump in one goroutine of its
+// own; they are the only reader and the only writer of the socket
+// (gorilla/websocket allows one of each). Everything else talks to the client
+// through the bounded outbound queue.
+type Conn struct {
+	srv        *Server
+	ws         *websocket.Conn
+	nc         net.Conn
+	sid        string // Socket.IO sid, the client's socket.id
+	engineSID  string
+	ip         string
+	authHeader string // Authorization header of the upgrade request
+	out        *outbound
+	writerDone chan struct{}
+
+	// session is set by the read pump once the CONNECT is authenticated and
+	// read only by it.
+	session Session
+	// refused is set when a CONNECT_ERROR was sent: the read pump then only
+	// waits for the client to leave, up to the grace period.
+	refused atomic.Bool
+}
+
+// SID returns the Socket.IO session id the client sees as socket.id.
+func (c *Conn) SID() string { return c.sid }
+
+// IP returns the client's address as the gateway believes it (TRUSTED_PROXIES).
+func (c *Conn) IP() string { return c.ip }
+
+// Enqueue queues an encoded frame for the client without blocking; false means
+// the connection is closing (slow client or ended). It implements messages.Outbox.
+func (c *Conn) Enqueue(frame []byte) bool { return c.out.Enqueue(frame) }
+
+// Accepted sends the CONNECT answer with the session id: the client is in.
+func (c *Conn) Accepted() {
+	c.out.Enqueue(socketio.AppendConnect(nil, c.sid))
+}
+
+// Refuse answers the CONNECT with a CONNECT_ERROR carrying code, then leaves
+// the client the grace period to close the socket itself before closing it.
+func (c *Conn) Refuse(code messages.Code) {
+	if !c.refused.CompareAndSwap(false, true) {
+		return
+	}
+	c.out.Enqueue(socketio.AppendConnectError(nil, string(code)))
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ConnectErrorGrace))
+}
+
+// Close ends the connection for reason: a DISCONNECT packet first when the
+// reason calls for one, then the close frame with the reason's code. Frames
+// already queued are still written. Safe from any goroutine, idempotent.
+func (c *Conn) Close(reason messages.CloseReason) {
+	if reason.SendsDisconnect() {
+		c.out.close(reason, socketio.AppendDisconnect(nil))
+		return
+	}
+	c.out.close(reason)
+}
+
+// serve runs the connection to its end in the calling (handler) goroutine.
+func (c *Conn) serve() {
+	c.ws.SetPingHandler(func(string) error { return nil }) // Engine.IO has its own heartbeat
+	c.ws.SetCloseHandler(func(int, string) error { return nil })
+	go c.writePump()
+	c.out.Enqueue(socketio.AppendOpen(nil, socketio.OpenInfo{
+		SID:          c.engineSID,
+		PingInterval: c.srv.cfg.PingInterval,
+		PingTimeout:  c.srv.cfg.PingTimeout,
+		MaxPayload:   c.srv.cfg.MaxMessageBytes,
+	}))
+	c.extendDeadline()
+	readReason := c.readPump()
+
+	// The queue keeps the first reason: an actor's close or a slow client
+	// wins over the read error it caused.
+	c.out.close(readReason)
+	<-c.writerDone
+	_ = c.nc.Close()
+	_, _, reason := c.out.take(nil)
+	c.srv.metrics.disconnects.WithLabelValues(reason.String()).Inc()
+	if c.session != nil && !c.refused.Load() {
+		c.session.Closed(reason)
+	}
+}
+
+func (c *Conn) extendDeadline() {
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout))
+}
+
+// readPump reads frames until the socket ends and returns why it ended.
+func (c *Conn) readPump() messages.CloseReason {
+	limit := int64(c.srv.cfg.MaxMessageBytes)
+	for {
+		mt, r, err := c.ws.NextReader()
+		if err != nil {
+			return c.readErrorReason(err)
+		}
+		frame, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			return c.readErrorReason(err)
+		}
+		if int64(len(frame)) > limit {
+			c.securityEvent(security.EventMessageTooLarge, "")
+			return messages.CloseMessageTooBig
+		}
+		if c.refused.Load() {
+			continue // waiting for the client to leave after CONNECT_ERROR
+		}
+		if mt == websocket.BinaryMessage {
+			c.sendError(messages.CodeBinaryNotSupported)
+			continue
+		}
+		if reason, end := c.handleFrame(frame); end {
+			return reason
+		}
+	}
+}
+
+func (c *Conn) readErrorReason(err error) messages.CloseReason {
+	var ne net.Error
+	switch {
+	case c.refused.Load():
+		return messages.CloseConnectRefused
+	case errors.As(err, &ne) && ne.Timeout():
+		if c.session == nil {
+			return messages.CloseHandshakeTimeout
+		}
+		return messages.ClosePingTimeout
+	case websocket.IsCloseError(err, websocket.CloseMessageTooBig):
+		return messages.CloseMessageTooBig
+	default:
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+			return messages.CloseClientLeft
+		}
+		if errors.Is(err, websocket.ErrReadLimit) {
+			return messages.CloseMessageTooBig
+		}
+		// gorilla reports protocol violations (bad opcodes, masking) as plain errors.
+		if isProtocolError(err) {
+			c.securityEvent(security.EventMalformedPacket, err.Error())
+			return messages.CloseMalformed
+		}
+		return messages.CloseClientLeft
+	}
+}
+
+// handleFrame acts on one Engine.IO packet; end reports the connection is over.
+func (c *Conn) handleFrame(frame []byte) (messages.CloseReason, bool) {
+	p, err := socketio.Decode(frame)
+	if errors.Is(err, socketio.ErrBinary) {
+		c.sendError(messages.CodeBinaryNotSupported) // never processed; the client may go on
+		return 0, false
+	}
+	if err != nil {
+		c.securityEvent(security.EventMalformedPacket, err.Error())
+		return messages.CloseMalformed, true
+	}
+	c.srv.metrics.framesReceived.Inc()
+	switch p.EIO {
+	case socketio.EIOPong:
+		c.extendDeadline()
+		return 0, false
+	case socketio.EIOPing, socketio.EIONoop:
+		return 0, false
+	case socketio.EIOClose:
+		return messages.CloseClientLeft, true
+	case socketio.EIOMessage:
+	default:
+		c.securityEvent(security.EventMalformedPacket, "unexpected engine.io packet type")
+		return messages.CloseMalformed, true
+	}
+	if p.Namespace != "/" {
+		if p.Type == socketio.Connect {
+			c.out.Enqueue(appendNamespaceError(nil, p.Namespace))
+		}
+		return 0, false // nothing else is served on other namespaces
+	}
+	switch p.Type {
+	case socketio.Connect:
+		if c.session == nil {
+			c.connect(p.Data)
+		}
+		return 0, false
+	case socketio.Event:
+		if c.session == nil {
+			c.securityEvent(security.EventMalformedPacket, "event before connect")
+			return messages.CloseMalformed, true
+		}
+		c.session.Event(&messages.ClientEvent{Event: p.Event, Args: p.Args, AckID: p.AckID})
+		return 0, false
+	case socketio.Ack:
+		return 0, false // the gateway never asks clients for acks
+	case socketio.Disconnect:
+		return messages.CloseClientLeft, true
+	default:
+		c.securityEvent(security.EventMalformedPacket, "unexpected socket.io packet type")
+		return messages.CloseMalformed, true
+	}
+}
+
+// connect authenticates a CONNECT in this goroutine (so verification runs in
+// parallel across clients) and hands the client to the gateway.
+func (c *Conn) connect(auth json.RawMessage) {
+	token, present := tokenFromAuth(auth)
+	if !present {
+		token = bearerToken(c.authHeader)
+	}
+	if token == "" {
+		c.securityEvent(security.EventAuthMissing, "")
+		c.Refuse(messages.CodeAuthRequired)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.AuthTimeout)
+	claims, err := c.srv.verifier.Verify(ctx, token)
+	cancel()
+	if err != nil {
+		var we *messages.Error
+		if errors.As(err, &we) && we.Code == messages.CodeAuthRequired {
+			c.securityEvent(security.EventAuthMissing, "")
+			c.Refuse(messages.CodeAuthRequired)
+			return
+		}
+		c.securityEvent(security.EventAuthInvalid, security.Redact(err.Error()))
+		c.Refuse(messages.CodeInvalidToken)
+		return
+	}
+	c.session = c.srv.gateway.Accept(c, claims)
+}
+
+// tokenFromAuth reads {"token": "…"} from a CONNECT payload. present is false
+// when there is no usable token field, so the Authorization header is tried.
+func tokenFromAuth(auth json.RawMessage) (token string, present bool) {
+	if len(auth) == 0 {
+		return "", false
+	}
+	var a struct {
+		Token json.RawMessage `json:"token"`
+	}
+	if json.Unmarshal(auth, &a) != nil || len(a.Token) == 0 || string(a.Token) == "null" {
+		return "", false
+	}
+	if json.Unmarshal(a.Token, &token) != nil {
+		return "\x00invalid", true // a token that is not a string is an invalid token
+	}
+	return token, token != ""
+}
+
+func (c *Conn) sendError(code messages.Code) {
+	c.out.Enqueue(socketio.AppendEvent(nil, "error", errorBody(code)))
+}
+
+func errorBody(code messages.Code) json.RawMessage {
+	return json.RawMessage(`{"code":"` + string(code) + `"}`)
+}
+
+func appendNamespaceError(dst []byte, ns string) []byte {
+	dst = append(dst, "44"...)
+	dst = append(dst, ns...)
+	return append(dst, `,{"message":"Invalid namespace","data":{"code":"INVALID_NAMESPACE"}}`...)
+}
+
+func (c *Conn) securityEvent(ev security.Event, detail string) {
+	c.srv.events.Emit(ev, security.EventFields{IP: c.ip, SID: c.sid, Detail: detail})
+}
+
+// writePump writes queued frames and Engine.IO pings until the queue closes,
+// then sends the close frame. It is the socket's only writer.
+func (c *Conn) writePump() {
+	defer close(c.writerDone)
+	ticker := time.NewTicker(c.srv.cfg.PingInterval)
+	defer ticker.Stop()
+	var (
+		spare   [][]byte
+		w       frameWriter
+		pingMsg = socketio.AppendPing(nil)
+	)
+	for {
+		select {
+		case <-c.out.wake:
+		case <-ticker.C:
+			c.out.Enqueue(pingMsg)
+			continue
+		}
+		frames, closed, reason := c.out.take(spare)
+		if len(frames) > 0 && reason != messages.CloseSlowClient {
+			if err := w.write(c.nc, c.srv.cfg.WriteTimeout, frames); err != nil {
+				c.out.close(messages.CloseSlowClient)
+				clear(frames)
+				_ = c.nc.Close() // wakes the read pump
+				return
+			}
+			c.srv.metrics.framesSent.Add(float64(len(frames)))
+		}
+		clear(frames)
+		spare = frames
+		if closed {
+			c.writeClose(reason)
+			return
+		}
+	}
+}
+
+// writeClose sends the close frame and gives the client closeGrace to answer
+// before the read pump gives up on it.
+func (c *Conn) writeClose(reason messages.CloseReason) {
+	deadline := time.Now().Add(c.srv.cfg.WriteTimeout)
+	msg := websocket.FormatCloseMessage(reason.Code(), reason.String())
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, deadline)
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// isProtocolError recognises gorilla's protocol-violation errors (bad opcode,
+// unmasked client frame, bad close code), which it returns as plain errors.
+func isProtocolError(err error) bool {
+	return strings.HasPrefix(err.Error(), "websocket: ")
+}
+
+// closeGrace is how long the server waits for the client's close frame after
+// sending its own, before dropping the TCP connection.
+const closeGrace = time.Second
+
+// frameWriter turns queued payloads into text frames written with one
+// vectored write. Its buffers are reused across writes.
+type frameWriter struct {
+	headers []byte
+	iov     net.Buffers
+}
+
+func (w *frameWriter) write(nc net.Conn, timeout time.Duration, frames [][]byte) error {
+	if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	return w.writeTo(nc, frames)
+}
+
+// writeTo frames and writes; to a *net.TCPConn it is one writev per 1024 slices.
+func (w *frameWriter) writeTo(dst io.Writer, frames [][]byte) error {
+	w.headers = w.headers[:0]
+	if cap(w.headers) < len(frames)*maxHeaderSize {
+		w.headers = make([]byte, 0, len(frames)*maxHeaderSize)
+	}
+	w.iov = w.iov[:0]
+	for _, f := range frames {
+		start := len(w.headers)
+		w.headers = appendTextHeader(w.headers, len(f))
+		w.iov = append(w.iov, w.headers[start:len(w.headers):len(w.headers)], f)
+	}
+	iov := w.iov // WriteTo consumes its receiver; keep w.iov's backing array
+	_, err := iov.WriteTo(dst)
+	clear(w.iov)
+	return err
+}

@@ -1,0 +1,99 @@
+package transport
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/hyvve/gateway/security"
+)
+
+// reservedEvents are names a socket.io-client treats specially or the
+// gateway itself sends; a publisher may not use them.
+var reservedEvents = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
+	"newListener": true, "removeListener": true, "error": true, "token_expiring": true,
+	"ping": true, "pong": true,
+}
+
+// publishRequest is the body of POST /v1/publish.
+type publishRequest struct {
+	Room  *string         `json:"room"`
+	Event *string         `json:"event"`
+	Data  json.RawMessage `json:"data"`
+}
+
+func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
+	status := s.publish(w, r)
+	s.metrics.publishes.WithLabelValues(strconv.Itoa(status)).Inc()
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) int {
+	if s.cfg.PublishAPIKey == "" {
+		writeError(w, http.StatusNotFound, "publish API is disabled: set PUBLISH_API_KEY")
+		return http.StatusNotFound
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "use POST")
+		return http.StatusMethodNotAllowed
+	}
+	key := bearerToken(r.Header.Get("Authorization"))
+	if subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.PublishAPIKey)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="publish"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong API key")
+		return http.StatusUnauthorized
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxMessageBytes)))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "body over "+strconv.Itoa(s.cfg.MaxMessageBytes)+" bytes")
+			return http.StatusRequestEntityTooLarge
+		}
+		writeError(w, http.StatusBadRequest, "could not read body")
+		return http.StatusBadRequest
+	}
+	var req publishRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		writeError(w, http.StatusBadRequest, "body must be JSON {\"room\", \"event\", \"data\"}")
+		return http.StatusBadRequest
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "trailing data after the JSON body")
+		return http.StatusBadRequest
+	}
+	if req.Room == nil {
+		writeError(w, http.StatusBadRequest, "room is required")
+		return http.StatusBadRequest
+	}
+	if _, err := security.ParseRoom(*req.Room); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid room")
+		return http.StatusBadRequest
+	}
+	if req.Event == nil || *req.Event == "" {
+		writeError(w, http.StatusBadRequest, "event is required")
+		return http.StatusBadRequest
+	}
+	if reservedEvents[*req.Event] {
+		writeError(w, http.StatusBadRequest, "event name "+strconv.Quote(*req.Event)+" is reserved")
+		return http.StatusBadRequest
+	}
+	data := req.Data
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	n, err := s.gateway.Publish(r.Context(), *req.Room, *req.Event, data)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return http.StatusServiceUnavailable
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "recipients": n})
+	return http.StatusOK
+}

@@ -1,0 +1,217 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hyvve/gateway/messages"
+	"github.com/hyvve/gateway/security"
+)
+
+// Gateway is what the transport needs from the actor system; cmd/gateway
+// wires actors.System to it.
+type Gateway interface {
+	// Accept takes an authenticated client. The gateway answers the CONNECT
+	// itself (c.Accepted or c.Refuse) and returns where the client's events go.
+	Accept(c *Conn, claims *security.Claims) Session
+	// Publish broadcasts to a room and returns how many members it was
+	// queued to.
+	Publish(ctx context.Context, room, event string, data json.RawMessage) (int, error)
+}
+
+// Session receives what the read pump reads for one accepted client.
+type Session interface {
+	// Event hands over a client EVENT; it must not block.
+	Event(ev *messages.ClientEvent)
+	// Closed reports the socket ended, once, with the reason.
+	Closed(reason messages.CloseReason)
+}
+
+// Server serves the Socket.IO endpoint and the HTTP API on one listener.
+type Server struct {
+	cfg      Config
+	verifier security.Verifier
+	gateway  Gateway
+	events   *security.EventLog
+	log      *slog.Logger
+	gatherer prometheus.Gatherer
+	metrics  *metrics
+	upgrader websocket.Upgrader
+	draining atomic.Bool
+	extra    *http.ServeMux
+	conns    sync.WaitGroup // one per upgraded socket, until its pumps are done
+}
+
+// Deps are the Server's collaborators.
+type Deps struct {
+	Verifier security.Verifier
+	Gateway  Gateway
+	Events   *security.EventLog
+	Logger   *slog.Logger
+	Registry interface {
+		prometheus.Registerer
+		prometheus.Gatherer
+	}
+}
+
+// NewServer builds a Server; routes registered later with Handle are served
+// beside the built-in ones.
+func NewServer(cfg Config, d Deps) *Server {
+	s := &Server{
+		cfg:      cfg.withDefaults(),
+		verifier: d.Verifier,
+		gateway:  d.Gateway,
+		events:   d.Events,
+		log:      d.Logger,
+		gatherer: d.Registry,
+		metrics:  newMetrics(d.Registry),
+		extra:    http.NewServeMux(),
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 256,                                      // the write pump frames and writes itself
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked before Upgrade
+	}
+	return s
+}
+
+// Handle registers an extra route (e.g. /debug/faults).
+func (s *Server) Handle(pattern string, h http.Handler) { s.extra.Handle(pattern, h) }
+
+// Drain marks the server as shutting down: /readyz answers 503 and new
+// upgrades are refused. Closing the clients is the actors' job.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// WaitConns waits until every upgraded socket has finished (its close frame
+// written, its TCP connection closed) or ctx ends. http.Server.Shutdown does
+// not wait for hijacked connections, so shutdown waits here.
+func (s *Server) WaitConns(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Handler returns the HTTP handler for every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/socket.io/", s.serveSocketIO)
+	mux.HandleFunc("/v1/publish", s.servePublish)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.draining.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	})
+	mux.Handle("/", s.extra)
+	return mux
+}
+
+func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch {
+	case r.Method != http.MethodGet:
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	case q.Get("EIO") != "4":
+		s.metrics.upgrades.WithLabelValues("bad_request").Inc()
+		writeError(w, http.StatusBadRequest, "unsupported protocol version: EIO=4 is required")
+		return
+	case q.Get("transport") != "websocket" || !websocket.IsWebSocketUpgrade(r):
+		s.metrics.upgrades.WithLabelValues("bad_request").Inc()
+		writeError(w, http.StatusBadRequest, "only the websocket transport is served: use transports: ['websocket']")
+		return
+	case s.draining.Load():
+		s.metrics.upgrades.WithLabelValues("draining").Inc()
+		writeError(w, http.StatusServiceUnavailable, "server is shutting down")
+		return
+	}
+	ip := clientIP(r, s.cfg.TrustedProxies)
+	if !originAllowed(r, s.cfg.AllowedOrigins) {
+		s.metrics.upgrades.WithLabelValues("origin_rejected").Inc()
+		s.events.Emit(security.EventOriginRejected, security.EventFields{IP: ip, Detail: "origin " + r.Header.Get("Origin")})
+		writeError(w, http.StatusForbidden, "origin not allowed")
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.metrics.upgrades.WithLabelValues("failed").Inc()
+		return // Upgrade has answered the request
+	}
+	s.metrics.upgrades.WithLabelValues("ok").Inc()
+	s.conns.Add(1)
+	defer s.conns.Done()
+	c := &Conn{
+		srv:        s,
+		ws:         ws,
+		nc:         ws.NetConn(),
+		sid:        newID(),
+		engineSID:  newID(),
+		ip:         ip,
+		authHeader: r.Header.Get("Authorization"),
+		out:        newOutbound(s.cfg.OutboundQueueBytes),
+		writerDone: make(chan struct{}),
+	}
+	c.serve()
+}
+
+// newID returns a random, URL-safe 20-character session id.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer …" header.
+func bearerToken(h string) string {
+	const prefix = "bearer "
+	if len(h) > len(prefix) && equalFoldASCII(h[:len(prefix)], prefix) {
+		return h[len(prefix):]
+	}
+	return ""
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"error": msg})
+}

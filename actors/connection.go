@@ -1,0 +1,448 @@
+package actors
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hyvve/gateway/messages"
+	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/supervision"
+	"github.com/hyvve/gateway/transport"
+	"github.com/hyvve/gateway/transport/socketio"
+)
+
+// connState is where a connection is in its life.
+type connState uint8
+
+const (
+	connPending connState = iota // waiting for its ip limiter's answer
+	connActive                   // admitted: CONNECT answered
+	connRefused                  // CONNECT_ERROR sent; stopping
+)
+
+// maxPendingEvents bounds events a client sends before its CONNECT is
+// answered (a well-behaved client sends none).
+const maxPendingEvents = 32
+
+// connectionActor is one client's session: it owns the client's claims and
+// joined rooms, answers its events, and ends with its socket. Its end,
+// however it happens, reaches its rooms and its ip limiter as Terminated.
+type connectionActor struct {
+	d       *deps
+	conn    *transport.Conn
+	claims  *security.Claims
+	log     *slog.Logger
+	state   connState
+	limiter *actor.PID
+	rooms   map[string]*actor.PID // joined rooms by name
+	pending []*messages.ClientEvent
+
+	reason    messages.CloseReason
+	reasonSet bool
+
+	tokenGen    uint64
+	warnTimer   *time.Timer
+	expireTimer *time.Timer
+}
+
+// tokenWarning and tokenExpired come from the connection's own token timers.
+type tokenWarning struct{ gen uint64 }
+type tokenExpired struct{ gen uint64 }
+
+// tokenVerified carries the outcome of a token_refresh verification, done off
+// the actor's goroutine since a JWKS lookup may take a while.
+type tokenVerified struct {
+	claims *security.Claims
+	err    error
+	ackID  int64
+}
+
+func newConnectionProps(d *deps, c *transport.Conn, claims *security.Claims) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}}
+	}, actor.WithSupervisor(supervision.Strategy()),
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindConnection, c.SID())...))
+}
+
+func (a *connectionActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.onStarted(ctx)
+	case *actor.Stopping:
+		a.onStopping()
+	case *actor.Stopped:
+		a.onStopped(ctx)
+	case *actor.Terminated:
+		a.onRoomTerminated(m.Who)
+	case *messages.ConnectionAdmitted:
+		a.onAdmitted(ctx)
+	case *messages.ConnectionRefused:
+		a.onRefused(ctx, m)
+	case *messages.ClientEvent:
+		a.onClientEvent(ctx, m)
+	case *messages.EventAllowed:
+		a.onEvent(ctx, m.Event)
+	case *messages.EventRateLimited:
+		a.d.metrics.clientEvents.WithLabelValues(eventLabel(m.Event.Event), "rate_limited").Inc()
+		a.securityEvent(security.EventRateLimitExceeded, "", m.Event.Event)
+		a.fail(m.Event.AckID, messages.NewError(messages.CodeRateLimited))
+	case *messages.RoomJoined:
+		a.onRoomJoined(ctx, m)
+	case *messages.RoomLeft:
+		a.onRoomLeft(ctx, m)
+	case *messages.SocketClosed:
+		a.end(ctx, m.Reason)
+	case *messages.Kick:
+		a.end(ctx, m.Reason)
+	case *tokenWarning:
+		if m.gen == a.tokenGen {
+			a.emit("token_expiring", expBody(a.claims.ExpiresAt))
+		}
+	case *tokenExpired:
+		if m.gen == a.tokenGen {
+			a.securityEvent(security.EventTokenExpired, "", "")
+			a.emit("error", errorBody(messages.NewError(messages.CodeTokenExpired)))
+			a.end(ctx, messages.CloseTokenExpired)
+		}
+	case *tokenVerified:
+		a.onTokenVerified(ctx, m)
+	case *messages.ActionAnswered:
+		if m.Err != "" {
+			a.fail(m.AckID, messages.NewError(m.Err))
+		} else {
+			a.ack(m.AckID, m.Result)
+		}
+	case *supervision.InjectFault:
+		if m.Kind == supervision.KindRateLimiter {
+			ctx.Send(a.limiter, m)
+		} else if m.Reply != nil {
+			m.Reply <- 0
+		}
+	}
+}
+
+func (a *connectionActor) onStarted(ctx actor.Context) {
+	a.log = a.d.log.With("sid", a.conn.SID(), "user_id", a.claims.Subject, "workspace", a.claims.WorkspaceID)
+	a.limiter = spawnNamed(ctx, newRateLimiterProps(a.d, a.conn.SID()), supervision.NameRateLimiter)
+	a.d.conns.Store(a.conn.SID(), ctx.Self())
+	ctx.Send(a.d.gateway, &admitConnection{IP: a.conn.IP(), Conn: ctx.Self()})
+}
+
+// end stops the connection for reason; the first reason given wins.
+func (a *connectionActor) end(ctx actor.Context, reason messages.CloseReason) {
+	if !a.reasonSet {
+		a.reason, a.reasonSet = reason, true
+	}
+	ctx.Stop(ctx.Self())
+}
+
+func (a *connectionActor) onStopping() {
+	a.stopTokenTimers()
+	if a.state == connRefused {
+		return // the socket closes itself after the CONNECT_ERROR grace
+	}
+	reason := a.reason
+	switch {
+	case a.reasonSet:
+	case a.d.shuttingDown.Load():
+		reason = messages.CloseServerShutdown
+	default:
+		reason = messages.CloseActorFailure // stopped by its supervisor
+	}
+	a.conn.Close(reason)
+	a.log.Debug("connection ended", "close_reason", reason.String())
+}
+
+func (a *connectionActor) onStopped(ctx actor.Context) {
+	a.d.conns.CompareAndDelete(a.conn.SID(), ctx.Self())
+	if a.state == connActive {
+		a.d.metrics.connectionsActive.WithLabelValues(a.claims.WorkspaceID).Dec()
+	}
+}
+
+func (a *connectionActor) onAdmitted(ctx actor.Context) {
+	if a.state != connPending {
+		return
+	}
+	a.state = connActive
+	a.d.metrics.connectionsActive.WithLabelValues(a.claims.WorkspaceID).Inc()
+	a.conn.Accepted()
+	// Sent after the CONNECT answer but through the same mailboxes as any
+	// later publish, so a publish the client could have caused is ordered
+	// after this join.
+	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: security.UserRoom(a.claims.Subject), Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck})
+	a.armTokenTimers(ctx)
+	for _, ev := range a.pending {
+		ctx.Send(a.limiter, ev)
+	}
+	a.pending = nil
+}
+
+func (a *connectionActor) onRefused(ctx actor.Context, m *messages.ConnectionRefused) {
+	if a.state != connPending {
+		return
+	}
+	a.state = connRefused
+	a.securityEvent(security.EventTooManyConnections, "", "")
+	a.conn.Refuse(m.Code)
+	ctx.Stop(ctx.Self())
+}
+
+func (a *connectionActor) onClientEvent(ctx actor.Context, ev *messages.ClientEvent) {
+	switch a.state {
+	case connActive:
+		ctx.Send(a.limiter, ev)
+	case connPending:
+		if len(a.pending) >= maxPendingEvents {
+			a.securityEvent(security.EventMalformedPacket, "too many events before CONNECT was answered", "")
+			a.end(ctx, messages.CloseMalformed)
+			return
+		}
+		a.pending = append(a.pending, ev)
+	}
+}
+
+// onEvent answers one client event the rate limiter let through.
+func (a *connectionActor) onEvent(ctx actor.Context, ev *messages.ClientEvent) {
+	if a.state != connActive {
+		return
+	}
+	var data json.RawMessage
+	if len(ev.Args) > 0 {
+		data = ev.Args[0]
+	}
+	var err error
+	switch ev.Event {
+	case "join_room":
+		err = a.joinRoom(ctx, data, ev.AckID)
+	case "leave_room":
+		err = a.leaveRoom(ctx, data, ev.AckID)
+	case "dashboard_action":
+		err = a.dashboardAction(ctx, data, ev.AckID)
+	case "token_refresh":
+		err = a.tokenRefresh(ctx, data, ev.AckID)
+	case "state_sync":
+		err = a.stateSync(ctx, data, ev.AckID)
+	default:
+		err = messages.NewError(messages.CodeUnknownEvent)
+	}
+	outcome := "ok"
+	if err != nil {
+		var we *messages.Error
+		if !errors.As(err, &we) {
+			we = &messages.Error{Code: messages.CodeValidationFailed, Cause: err}
+		}
+		outcome = string(we.Code)
+		a.fail(ev.AckID, we)
+	}
+	a.d.metrics.clientEvents.WithLabelValues(eventLabel(ev.Event), outcome).Inc()
+}
+
+func (a *connectionActor) joinRoom(ctx actor.Context, data json.RawMessage, ackID int64) error {
+	name, err := security.DecodeRoomRequest(data)
+	if err != nil {
+		return err
+	}
+	room, err := security.ParseRoom(name)
+	if err != nil {
+		return err
+	}
+	if err := security.CanJoin(a.claims, room); err != nil {
+		a.securityEvent(security.EventUnauthorizedRoomAccess, "", name)
+		return err
+	}
+	if _, ok := a.rooms[name]; ok {
+		a.ack(ackID, joinedBody("joined", name))
+		return nil
+	}
+	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: name, Conn: ctx.Self(), Out: a.conn, AckID: ackID})
+	return nil
+}
+
+func (a *connectionActor) onRoomJoined(ctx actor.Context, m *messages.RoomJoined) {
+	if _, ok := a.rooms[m.Room]; !ok {
+		a.rooms[m.Room] = m.PID
+		ctx.Watch(m.PID) // a room that fails for good tells its members
+	}
+	a.ack(m.AckID, joinedBody("joined", m.Room))
+}
+
+func (a *connectionActor) leaveRoom(ctx actor.Context, data json.RawMessage, ackID int64) error {
+	name, err := security.DecodeRoomRequest(data)
+	if err != nil {
+		return err
+	}
+	if _, err := security.ParseRoom(name); err != nil {
+		return err
+	}
+	pid, ok := a.rooms[name]
+	if !ok {
+		a.ack(ackID, joinedBody("left", name))
+		return nil
+	}
+	ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID})
+	return nil
+}
+
+func (a *connectionActor) onRoomLeft(ctx actor.Context, m *messages.RoomLeft) {
+	if pid, ok := a.rooms[m.Room]; ok {
+		delete(a.rooms, m.Room)
+		ctx.Unwatch(pid)
+	}
+	a.ack(m.AckID, joinedBody("left", m.Room))
+}
+
+// onRoomTerminated handles the end of a room this connection is in: rooms
+// stop on their own only when empty, so a member seeing it means the room
+// failed for good (or the gateway is shutting down).
+func (a *connectionActor) onRoomTerminated(who *actor.PID) {
+	for name, pid := range a.rooms {
+		if pid.Id != who.Id {
+			continue
+		}
+		delete(a.rooms, name)
+		if !a.d.shuttingDown.Load() {
+			body, _ := json.Marshal(map[string]string{"code": string(messages.CodeRoomFailed), "room": name})
+			a.emit("error", body)
+		}
+		return
+	}
+}
+
+func (a *connectionActor) stateSync(ctx actor.Context, data json.RawMessage, ackID int64) error {
+	state, err := security.DecodeStateSync(data)
+	if err != nil {
+		a.securityEvent(security.EventValidationFailed, err.Error(), "")
+		return err
+	}
+	body := make([]byte, 0, len(state)+10)
+	body = append(append(append(body, `{"state":`...), state...), '}')
+	ctx.Send(a.d.gateway, &messages.Publish{Room: security.UserRoom(a.claims.Subject), Event: "state_sync", Data: body, Except: ctx.Self()})
+	a.ack(ackID, json.RawMessage(`{"ok":true}`))
+	return nil
+}
+
+func (a *connectionActor) tokenRefresh(ctx actor.Context, data json.RawMessage, ackID int64) error {
+	token, err := security.DecodeTokenRefresh(data)
+	if err != nil {
+		a.refuseRefresh(ctx, err)
+		return nil // answered with the error event and a disconnect
+	}
+	self, root, verifier, timeout := ctx.Self(), a.d.root, a.d.verifier, a.d.cfg.ActionWebhookTimeout
+	go func() {
+		vctx, cancel := contextWithTimeout(timeout)
+		defer cancel()
+		claims, err := verifier.Verify(vctx, token)
+		root.Send(self, &tokenVerified{claims: claims, err: err, ackID: ackID})
+	}()
+	return nil
+}
+
+func (a *connectionActor) onTokenVerified(ctx actor.Context, m *tokenVerified) {
+	if m.err != nil {
+		a.refuseRefresh(ctx, m.err)
+		return
+	}
+	if m.claims.Subject != a.claims.Subject || m.claims.WorkspaceID != a.claims.WorkspaceID {
+		a.refuseRefresh(ctx, errors.New("token_refresh for another sub or workspaceId"))
+		return
+	}
+	a.claims = m.claims
+	a.armTokenTimers(ctx)
+	a.ack(m.ackID, expOKBody(m.claims.ExpiresAt))
+}
+
+// refuseRefresh answers a refused token_refresh as the contract says: the
+// error event INVALID_TOKEN, then the connection is closed.
+func (a *connectionActor) refuseRefresh(ctx actor.Context, err error) {
+	a.securityEvent(security.EventAuthInvalid, security.Redact(err.Error()), "")
+	a.emit("error", errorBody(messages.NewError(messages.CodeInvalidToken)))
+	a.end(ctx, messages.CloseInvalidToken)
+}
+
+func (a *connectionActor) armTokenTimers(ctx actor.Context) {
+	a.stopTokenTimers()
+	a.tokenGen++
+	gen, self, root := a.tokenGen, ctx.Self(), a.d.root
+	untilExp := time.Until(a.claims.ExpiresAt)
+	if warnIn := untilExp - a.d.cfg.TokenExpiryWarning; warnIn <= 0 {
+		a.emit("token_expiring", expBody(a.claims.ExpiresAt))
+	} else {
+		a.warnTimer = time.AfterFunc(warnIn, func() { root.Send(self, &tokenWarning{gen: gen}) })
+	}
+	a.expireTimer = time.AfterFunc(untilExp, func() { root.Send(self, &tokenExpired{gen: gen}) })
+}
+
+func (a *connectionActor) stopTokenTimers() {
+	a.tokenGen++
+	for _, t := range []*time.Timer{a.warnTimer, a.expireTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	a.warnTimer, a.expireTimer = nil, nil
+}
+
+// emit sends an event to this client.
+func (a *connectionActor) emit(event string, data json.RawMessage) {
+	a.conn.Enqueue(socketio.AppendEvent(nil, event, data))
+}
+
+// ack answers an event that asked for an ack; without an ack id it does nothing.
+func (a *connectionActor) ack(ackID int64, data json.RawMessage) {
+	if ackID != socketio.NoAck {
+		a.conn.Enqueue(socketio.AppendAck(nil, ackID, data))
+	}
+}
+
+// fail answers an event with an error: as its ack {"error": CODE} when it
+// asked for one, else as an `error` event {"code": CODE}.
+func (a *connectionActor) fail(ackID int64, err *messages.Error) {
+	if ackID != socketio.NoAck {
+		a.ack(ackID, errorAckBody(err))
+		return
+	}
+	a.emit("error", errorBody(err))
+}
+
+func (a *connectionActor) securityEvent(ev security.Event, detail, room string) {
+	a.d.events.Emit(ev, security.EventFields{
+		UserID: a.claims.Subject, WorkspaceID: a.claims.WorkspaceID, IP: a.conn.IP(), SID: a.conn.SID(), Room: room, Detail: detail,
+	})
+}
+
+func errorBody(err *messages.Error) json.RawMessage {
+	body := map[string]any{"code": err.Code}
+	if len(err.Details) > 0 {
+		body["details"] = err.Details
+	}
+	b, _ := json.Marshal(body)
+	return b
+}
+
+func errorAckBody(err *messages.Error) json.RawMessage {
+	body := map[string]any{"error": err.Code}
+	if len(err.Details) > 0 {
+		body["details"] = err.Details
+	}
+	b, _ := json.Marshal(body)
+	return b
+}
+
+func joinedBody(key, room string) json.RawMessage {
+	b, _ := json.Marshal(map[string]string{key: room})
+	return b
+}
+
+func expBody(exp time.Time) json.RawMessage {
+	return json.RawMessage(`{"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
+}
+
+func expOKBody(exp time.Time) json.RawMessage {
+	return json.RawMessage(`{"ok":true,"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
+}

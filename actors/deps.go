@@ -1,0 +1,73 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/supervision"
+)
+
+// deps is what every actor of one System shares. Fields are set before the
+// first actor is spawned and not changed after, except where noted.
+type deps struct {
+	cfg        Config
+	root       *actor.RootContext
+	log        *slog.Logger
+	events     *security.EventLog
+	verifier   security.Verifier
+	policy     *security.Policy
+	metrics    *metrics
+	httpClient *http.Client
+	gateway    *actor.PID
+
+	// conns maps a connection's sid to its PID, for fault injection and
+	// kicks by sid. Written by each connection actor at Started and Stopped.
+	conns sync.Map
+	// shuttingDown is set before the tree is stopped for SIGTERM, so the
+	// connections it stops know to say "server shutdown".
+	shuttingDown atomic.Bool
+}
+
+// middleware returns the receiver middleware of one actor of kind named name.
+func (d *deps) middleware(kind supervision.Kind, name string) []actor.ReceiverMiddleware {
+	mw := []actor.ReceiverMiddleware{supervision.RecoverTeardown(func(k supervision.Kind, r any) {
+		d.log.Error("panic during actor teardown recovered", "kind", k, "err", r)
+	})}
+	if d.cfg.FaultInjection {
+		mw = append(mw, supervision.FaultMiddleware(kind, name))
+	}
+	return mw
+}
+
+// spawnNamed spawns a child called name. Names are unique by construction
+// (lazyChildren, sids), so a clash is a bug worth a loud log line.
+func spawnNamed(ctx actor.Context, props *actor.Props, name string) *actor.PID {
+	pid, err := ctx.SpawnNamed(props, name)
+	if err != nil {
+		ctx.Logger().Error("spawn failed", "name", name, "err", err)
+	}
+	return pid
+}
+
+// minLevel is a slog handler that drops records below a level: protoactor's
+// own logging is routed to the gateway's logger at WARN and above.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.level}
+}
+
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.level} }

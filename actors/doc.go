@@ -1,0 +1,36 @@
+// Package actors is the gateway's actor tree on protoactor-go:
+//
+//	gateway                      root, guardian-supervised; routes by workspace and room
+//	├── ips                      per-IP limiters
+//	│   └── ip:{addr}            Watches the connections it admitted
+//	├── users                    user rooms
+//	│   └── room:user:{sub}
+//	└── workspace:{id}           spawned on first use, stopped when it holds nothing
+//	    ├── conn:{sid}           one per socket
+//	    │   └── limiter          that connection's message rate limiter
+//	    └── room:workspace:{id}:{channel}
+//
+// Who may message whom:
+//   - From outside (System): Send to the gateway only. Accept, Publish and
+//     InjectFault wait for an answer on a buffered channel with a timeout;
+//     nothing else waits.
+//   - gateway → ips, users, workspaces: routed requests (spawnConnection,
+//     admitConnection, JoinRoom, Publish, InjectFault).
+//   - workspace/users → rooms: JoinRoom, Publish. A parent alone routes to its
+//     lazily spawned children, which is what makes their idle stop safe
+//     (lazyChildren).
+//   - connection → its limiter → connection: every client event, as
+//     EventAllowed or EventRateLimited. No request/response.
+//   - connection → gateway: admitConnection, JoinRoom, Publish (state_sync,
+//     dashboard_action). connection → room: LeaveRoom.
+//   - room → connection: RoomJoined, RoomLeft. A room's broadcast frames do
+//     not go through the connection's mailbox: the room hands the frame,
+//     encoded once, straight to each member's outbound queue
+//     (messages.Outbox), whose Enqueue never blocks.
+//   - ip limiter → connection: ConnectionAdmitted or ConnectionRefused.
+//
+// No actor uses RequestFuture. Teardown is by lifecycle only: rooms and ip
+// limiters Watch the connections they hold and drop them on Terminated;
+// parents count their lazily spawned children on spawn and Terminated; a
+// connection's gauge moves at admission and at Stopped.
+package actors

@@ -1,0 +1,98 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hyvve/gateway/messages"
+	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/supervision"
+)
+
+// gatewayActor is the root of the tree: it parents ips, users and the
+// workspaces, and routes by room name and workspace id. Everything that
+// enters the tree from outside enters here.
+type gatewayActor struct {
+	d          *deps
+	ips, users *actor.PID
+	workspaces *lazyChildren
+	ready      chan<- struct{}
+}
+
+func newGatewayProps(d *deps, ready chan<- struct{}) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		g := &gatewayActor{d: d, ready: ready}
+		g.workspaces = newLazyChildren(func(ctx actor.Context, name string) *actor.PID {
+			return spawnNamed(ctx, newWorkspaceProps(d, name[len(supervision.PrefixWorkspace):]), name)
+		})
+		g.workspaces.onSpawn = d.metrics.workspacesActive.Inc
+		g.workspaces.onStop = d.metrics.workspacesActive.Dec
+		return g
+	}, actor.WithSupervisor(supervision.Strategy()),
+		actor.WithGuardian(supervision.GuardianStrategy()),
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindGateway, supervision.NameGateway)...))
+}
+
+func (g *gatewayActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if g.ips == nil { // a resumed gateway keeps its children
+			g.ips = spawnNamed(ctx, newIPsProps(g.d), supervision.NameIPs)
+			g.users = spawnNamed(ctx, newUsersProps(g.d), supervision.NameUsers)
+		}
+		if g.ready != nil {
+			close(g.ready)
+			g.ready = nil
+		}
+	case *actor.Terminated:
+		g.workspaces.terminated(ctx, m.Who)
+	case *spawnConnection:
+		g.workspaces.route(ctx, supervision.PrefixWorkspace+m.Claims.WorkspaceID, m, true)
+	case *admitConnection:
+		ctx.Send(g.ips, m)
+	case *messages.JoinRoom:
+		if ws, ok := roomWorkspace(m.Room); ok {
+			g.workspaces.route(ctx, supervision.PrefixWorkspace+ws, m, true)
+		} else {
+			ctx.Send(g.users, m)
+		}
+	case *messages.Publish:
+		if ws, ok := roomWorkspace(m.Room); !ok {
+			ctx.Send(g.users, m)
+		} else if !g.workspaces.route(ctx, supervision.PrefixWorkspace+ws, m, false) && m.Reply != nil {
+			m.Reply <- 0
+		}
+	case *messages.ChildIdle:
+		g.workspaces.idle(ctx, m)
+	case *supervision.InjectFault:
+		g.injectFault(ctx, m)
+	}
+}
+
+func (g *gatewayActor) injectFault(ctx actor.Context, f *supervision.InjectFault) {
+	switch f.Kind {
+	case supervision.KindIPLimiter:
+		ctx.Send(g.ips, f)
+	case supervision.KindWorkspace:
+		g.workspaces.forward(ctx, supervision.PrefixWorkspace+f.Target, f)
+	case supervision.KindRoom:
+		if ws, ok := roomWorkspace(f.Target); ok {
+			g.workspaces.forward(ctx, supervision.PrefixWorkspace+ws, f)
+		} else {
+			ctx.Send(g.users, f)
+		}
+	default:
+		if f.Reply != nil {
+			f.Reply <- 0
+		}
+	}
+}
+
+// roomWorkspace returns the workspace id of a workspace room; ok is false for
+// user rooms. Names reaching the gateway were validated by security.ParseRoom.
+func roomWorkspace(room string) (string, bool) {
+	r, err := security.ParseRoom(room)
+	if err != nil || r.Kind != security.RoomWorkspace {
+		return "", false
+	}
+	return r.WorkspaceID, true
+}

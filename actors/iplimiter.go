@@ -1,0 +1,98 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hyvve/gateway/messages"
+	"github.com/hyvve/gateway/supervision"
+)
+
+// admitConnection asks the limiter of one IP for a slot (connection → gateway
+// → ips → ip limiter). The answer goes to Conn.
+type admitConnection struct {
+	IP   string
+	Conn *actor.PID
+}
+
+// ipSlots is the set of live connections an ip limiter admitted. It lives
+// outside the instance so a restarted limiter neither leaks nor frees twice:
+// its Watches stay registered with the connections.
+type ipSlots struct {
+	childName string
+	admitted  map[string]struct{} // connection pid.Id
+	handled   uint64
+}
+
+// ipLimiterActor admits up to MAX_CONNECTIONS_PER_IP live connections from one
+// client IP. It Watches each one it admits and frees the slot on Terminated,
+// whatever ended the connection; it reports idle when it holds none.
+type ipLimiterActor struct {
+	*ipSlots
+	max int
+}
+
+func newIPLimiterProps(d *deps, ip string) *actor.Props {
+	st := &ipSlots{childName: supervision.PrefixIPLimiter + ip, admitted: map[string]struct{}{}}
+	return actor.PropsFromProducer(func() actor.Actor { return &ipLimiterActor{ipSlots: st, max: d.cfg.MaxConnectionsPerIP} },
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPLimiter, ip)...))
+}
+
+func (l *ipLimiterActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Terminated:
+		if _, ok := l.admitted[m.Who.Id]; ok {
+			delete(l.admitted, m.Who.Id)
+			l.reportIdle(ctx)
+		}
+	case *admitConnection:
+		l.handled++
+		if l.max > 0 && len(l.admitted) >= l.max {
+			ctx.Send(m.Conn, &messages.ConnectionRefused{Code: messages.CodeTooManyConnections})
+			l.reportIdle(ctx)
+			return
+		}
+		l.admitted[m.Conn.Id] = struct{}{}
+		ctx.Watch(m.Conn)
+		ctx.Send(m.Conn, &messages.ConnectionAdmitted{})
+	}
+}
+
+func (l *ipLimiterActor) reportIdle(ctx actor.Context) {
+	if len(l.admitted) == 0 {
+		ctx.Send(ctx.Parent(), &messages.ChildIdle{Name: l.childName, Handled: l.handled})
+	}
+}
+
+// ipsActor parents the ip limiters, spawning one per IP on first use.
+type ipsActor struct {
+	limiters *lazyChildren
+	deps     *deps
+}
+
+func newIPsProps(d *deps) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		a := &ipsActor{deps: d}
+		a.limiters = newLazyChildren(func(ctx actor.Context, name string) *actor.PID {
+			return spawnNamed(ctx, newIPLimiterProps(d, name[len(supervision.PrefixIPLimiter):]), name)
+		})
+		return a
+	}, actor.WithSupervisor(supervision.Strategy()),
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPs, supervision.NameIPs)...))
+}
+
+func (a *ipsActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Terminated:
+		a.limiters.terminated(ctx, m.Who)
+	case *admitConnection:
+		a.limiters.route(ctx, supervision.PrefixIPLimiter+m.IP, m, true)
+	case *messages.ChildIdle:
+		a.limiters.idle(ctx, m)
+	case *supervision.InjectFault:
+		if m.Kind == supervision.KindIPLimiter {
+			a.limiters.forward(ctx, supervision.PrefixIPLimiter+m.Target, m)
+		} else if m.Reply != nil {
+			m.Reply <- 0
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package actors
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the actor tree's collectors. Gauges move only on lifecycle
+// events (admission and Stopped, spawn and Terminated), so they return to
+// zero however actors end.
+type metrics struct {
+	connectionsActive *prometheus.GaugeVec
+	roomsActive       prometheus.Gauge
+	workspacesActive  prometheus.Gauge
+	deliveries        prometheus.Counter
+	publishes         prometheus.Counter
+	clientEvents      *prometheus.CounterVec
+}
+
+// knownEvents bounds the event label of ws_client_events_total.
+var knownEvents = map[string]bool{
+	"join_room": true, "leave_room": true, "dashboard_action": true, "token_refresh": true, "state_sync": true,
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		connectionsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ws_connections_active", Help: "Admitted, live Socket.IO connections by workspace.",
+		}, []string{"workspace"}),
+		roomsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ws_rooms_active", Help: "Room actors alive, counting an empty room until its idle timeout ends it.",
+		}),
+		workspacesActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ws_workspaces_active", Help: "Workspace actors alive.",
+		}),
+		deliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ws_room_deliveries_total", Help: "Broadcast frames queued to room members.",
+		}),
+		publishes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ws_room_broadcasts_total", Help: "Broadcasts handled by rooms.",
+		}),
+		clientEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ws_client_events_total", Help: "Client events by event name (other for unknown names) and outcome.",
+		}, []string{"event", "outcome"}),
+	}
+	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents)
+	return m
+}
+
+func eventLabel(name string) string {
+	if knownEvents[name] {
+		return name
+	}
+	return "other"
+}

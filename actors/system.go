@@ -1,0 +1,180 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hyvve/gateway/messages"
+	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/supervision"
+	"github.com/hyvve/gateway/transport"
+)
+
+// askTimeout bounds the few waits on the tree from outside it (accepting a
+// connection, a publish's recipients count, a fault injection). They go up
+// to the gateway and back, never across the fan-out path.
+const askTimeout = 5 * time.Second
+
+// ErrShuttingDown is returned by System calls made while it shuts down.
+var ErrShuttingDown = errors.New("actors: gateway is shutting down")
+
+// ErrTimeout is returned when the tree did not answer within askTimeout.
+var ErrTimeout = errors.New("actors: no answer from the actor tree in time")
+
+// Deps are a System's collaborators.
+type Deps struct {
+	Logger     *slog.Logger
+	Events     *security.EventLog
+	Verifier   security.Verifier
+	Policy     *security.Policy
+	Registry   prometheus.Registerer
+	HTTPClient *http.Client // for the action webhook; nil means http.DefaultClient
+}
+
+// System is the facade over the actor tree: it accepts connections, publishes
+// and shuts down. It implements transport.Gateway.
+type System struct {
+	d        *deps
+	sys      *actor.ActorSystem
+	gateway  *actor.PID
+	observer *supervision.Observer
+}
+
+var _ transport.Gateway = (*System)(nil)
+
+// NewSystem starts the actor system and the gateway actor with its ips and
+// users children.
+func NewSystem(cfg Config, dp Deps) (*System, error) {
+	d := &deps{
+		cfg:        cfg.withDefaults(),
+		log:        dp.Logger,
+		events:     dp.Events,
+		verifier:   dp.Verifier,
+		policy:     dp.Policy,
+		metrics:    newMetrics(dp.Registry),
+		httpClient: dp.HTTPClient,
+	}
+	if d.httpClient == nil {
+		d.httpClient = http.DefaultClient
+	}
+	if d.policy == nil {
+		d.policy = security.DefaultPolicy()
+	}
+	protoLog := slog.New(minLevel{dp.Logger.Handler(), slog.LevelWarn}).With("lib", "protoactor")
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return protoLog }))
+	d.root = sys.Root
+	s := &System{d: d, sys: sys, observer: supervision.Observe(sys, dp.Logger, dp.Registry)}
+	ready := make(chan struct{})
+	pid, err := sys.Root.SpawnNamed(newGatewayProps(d, ready), supervision.NameGateway)
+	if err != nil {
+		return nil, err
+	}
+	d.gateway, s.gateway = pid, pid
+	select {
+	case <-ready:
+	case <-time.After(askTimeout):
+		return nil, ErrTimeout
+	}
+	return s, nil
+}
+
+// Accept spawns the actor of an authenticated client under its workspace.
+// The actor answers the CONNECT once its ip limiter has decided.
+func (s *System) Accept(c *transport.Conn, claims *security.Claims) transport.Session {
+	if s.d.shuttingDown.Load() {
+		c.Refuse(messages.CodeServerShuttingDown)
+		return nil
+	}
+	reply := make(chan *actor.PID, 1)
+	s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Reply: reply})
+	select {
+	case pid := <-reply:
+		return &session{root: s.d.root, pid: pid}
+	case <-time.After(askTimeout):
+		c.Refuse(messages.CodeServerShuttingDown)
+		return nil
+	}
+}
+
+// Publish broadcasts event to room and returns how many members it was
+// queued to. A room nobody joined has no actor and 0 recipients.
+func (s *System) Publish(ctx context.Context, room, event string, data json.RawMessage) (int, error) {
+	if s.d.shuttingDown.Load() {
+		return 0, ErrShuttingDown
+	}
+	reply := make(chan int, 1)
+	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply})
+	return await(ctx, reply)
+}
+
+// InjectFault arms a fault in the actor of kind named target and returns how
+// many actors took it (0 when none is alive). Fault injection must have been
+// enabled in Config.
+func (s *System) InjectFault(ctx context.Context, kind supervision.Kind, target string, fault supervision.Fault, d time.Duration) (int, error) {
+	reply := make(chan int, 1)
+	f := &supervision.InjectFault{Kind: kind, Target: target, Fault: fault, Duration: d, Reply: reply}
+	switch kind {
+	case supervision.KindConnection, supervision.KindRateLimiter:
+		pid, ok := s.d.conns.Load(target)
+		if !ok {
+			return 0, nil
+		}
+		s.d.root.Send(pid.(*actor.PID), f)
+	default:
+		s.d.root.Send(s.gateway, f)
+	}
+	return await(ctx, reply)
+}
+
+// Kick ends the connection with the given sid; it reports whether one was found.
+func (s *System) Kick(sid string, reason messages.CloseReason) bool {
+	pid, ok := s.d.conns.Load(sid)
+	if ok {
+		s.d.root.Send(pid.(*actor.PID), &messages.Kick{Reason: reason})
+	}
+	return ok
+}
+
+// Shutdown stops the whole tree: every connection sends its client a
+// DISCONNECT and a 1001 close. It returns when the tree has stopped (at most
+// protoactor's 10s StopFuture limit).
+func (s *System) Shutdown() {
+	if s.d.shuttingDown.Swap(true) {
+		return
+	}
+	_ = s.d.root.StopFuture(s.gateway).Wait()
+	s.observer.Stop()
+	s.sys.Shutdown()
+}
+
+func await(ctx context.Context, reply <-chan int) (int, error) {
+	t := time.NewTimer(askTimeout)
+	defer t.Stop()
+	select {
+	case n := <-reply:
+		return n, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-t.C:
+		return 0, ErrTimeout
+	}
+}
+
+// session forwards what a connection's read pump reads to its actor.
+type session struct {
+	root *actor.RootContext
+	pid  *actor.PID
+}
+
+func (s *session) Event(ev *messages.ClientEvent) { s.root.Send(s.pid, ev) }
+
+func (s *session) Closed(reason messages.CloseReason) {
+	s.root.Send(s.pid, &messages.SocketClosed{Reason: reason})
+}

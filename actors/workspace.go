@@ -1,0 +1,113 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hyvve/gateway/messages"
+	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/supervision"
+	"github.com/hyvve/gateway/transport"
+)
+
+// spawnConnection asks a workspace to spawn the actor of an authenticated
+// client (System.Accept → gateway → workspace); its PID comes back on Reply.
+type spawnConnection struct {
+	Conn   *transport.Conn
+	Claims *security.Claims
+	Reply  chan<- *actor.PID
+}
+
+// workspaceState outlives a resumed workspace instance.
+type workspaceState struct {
+	handled uint64
+}
+
+// workspaceActor supervises one workspace's connections and rooms. It is
+// spawned on first use and reports idle to the gateway when it holds no
+// child, so the gateway can stop it.
+type workspaceActor struct {
+	*workspaceState
+	d     *deps
+	id    string
+	rooms *lazyChildren
+}
+
+func newWorkspaceProps(d *deps, id string) *actor.Props {
+	st := &workspaceState{}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &workspaceActor{workspaceState: st, d: d, id: id, rooms: newRoomChildren(d)}
+	}, actor.WithSupervisor(supervision.Strategy()),
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindWorkspace, id)...))
+}
+
+// newRoomChildren keeps rooms as lazy children and the rooms gauge with them.
+func newRoomChildren(d *deps) *lazyChildren {
+	rooms := newLazyChildren(func(ctx actor.Context, name string) *actor.PID {
+		return spawnNamed(ctx, newRoomProps(d, name[len(supervision.PrefixRoom):]), name)
+	})
+	rooms.onSpawn = d.metrics.roomsActive.Inc
+	rooms.onStop = d.metrics.roomsActive.Dec
+	return rooms
+}
+
+func (w *workspaceActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Terminated:
+		w.rooms.terminated(ctx, m.Who) // a room, or else a connection: either way, maybe idle now
+		w.reportIdle(ctx)
+	case *spawnConnection:
+		w.handled++
+		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims), supervision.PrefixConnection+m.Conn.SID())
+	case *messages.JoinRoom:
+		w.handled++
+		w.rooms.route(ctx, roomChildName(m.Room), m, true)
+	case *messages.Publish:
+		w.handled++
+		if !w.rooms.route(ctx, roomChildName(m.Room), m, false) && m.Reply != nil {
+			m.Reply <- 0
+		}
+	case *messages.ChildIdle:
+		w.rooms.idle(ctx, m)
+	case *supervision.InjectFault:
+		if m.Kind == supervision.KindRoom {
+			w.rooms.forward(ctx, roomChildName(m.Target), m)
+		} else if m.Reply != nil {
+			m.Reply <- 0
+		}
+	}
+}
+
+func (w *workspaceActor) reportIdle(ctx actor.Context) {
+	if len(ctx.Children()) == 0 {
+		ctx.Send(ctx.Parent(), &messages.ChildIdle{Name: supervision.PrefixWorkspace + w.id, Handled: w.handled})
+	}
+}
+
+// usersActor parents the user rooms, user:{sub}, one per user with a live
+// connection (and for ROOM_IDLE_TIMEOUT after). It lives as long as the gateway.
+type usersActor struct {
+	rooms *lazyChildren
+}
+
+func newUsersProps(d *deps) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &usersActor{rooms: newRoomChildren(d)} },
+		actor.WithSupervisor(supervision.Strategy()),
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindUsers, supervision.NameUsers)...))
+}
+
+func (u *usersActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Terminated:
+		u.rooms.terminated(ctx, m.Who)
+	case *messages.JoinRoom:
+		u.rooms.route(ctx, roomChildName(m.Room), m, true)
+	case *messages.Publish:
+		if !u.rooms.route(ctx, roomChildName(m.Room), m, false) && m.Reply != nil {
+			m.Reply <- 0
+		}
+	case *messages.ChildIdle:
+		u.rooms.idle(ctx, m)
+	case *supervision.InjectFault:
+		u.rooms.forward(ctx, roomChildName(m.Target), m)
+	}
+}

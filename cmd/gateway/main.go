@@ -1,0 +1,201 @@
+// Command gateway runs the HYVVE realtime gateway: Socket.IO v5 over
+// WebSocket on an actor tree, with a publish API for backends.
+//
+//	gateway                      serve (configuration from env and flags)
+//	gateway token --sub U --workspace W [--role R] [--ttl D]
+//	                             print a token signed with JWT_SECRET
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hyvve/gateway/actors"
+	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/supervision"
+	"github.com/hyvve/gateway/transport"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		os.Exit(runToken(os.Args[2:], os.Getenv, os.Stdout, os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil))
+}
+
+// devTokenTTL is how long the development token printed at start is valid.
+const devTokenTTL = 24 * time.Hour
+
+// run serves until ctx ends (SIGTERM), then drains. It returns the exit code.
+// When started is not nil it receives the listener's address once serving.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, started chan<- string) int {
+	cfg, err := loadConfig(args, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: configuration error:\n%v\n", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+
+	secret := []byte(cfg.JWTSecret)
+	devMode := cfg.JWTSecret == "" && cfg.JWTPublicKeyFile == "" && cfg.JWTJWKSURL == ""
+	if devMode {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	var publicKey []byte
+	if cfg.JWTPublicKeyFile != "" {
+		if publicKey, err = os.ReadFile(cfg.JWTPublicKeyFile); err != nil {
+			log.Error("cannot read JWT_PUBLIC_KEY_FILE", "err", err)
+			return 2
+		}
+	}
+	verifier, closer, err := security.NewVerifier(ctx, security.VerifierConfig{
+		Secret: hmacSecret(devMode, cfg.JWTSecret, secret), PublicKeyPEM: publicKey, JWKSURL: cfg.JWTJWKSURL,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+	})
+	if err != nil {
+		log.Error("cannot build the token verifier", "err", err)
+		return 2
+	}
+	defer closer.Close()
+	policy := security.DefaultPolicy()
+	if cfg.RBACPolicyFile != "" {
+		if policy, err = security.LoadPolicy(cfg.RBACPolicyFile); err != nil {
+			log.Error("cannot load RBAC_POLICY_FILE", "err", err)
+			return 2
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	events := security.NewEventLog(log, reg, 0, 0)
+	system, err := actors.NewSystem(cfg.actorsConfig(), actors.Deps{
+		Logger: log, Events: events, Verifier: verifier, Policy: policy, Registry: reg,
+		HTTPClient: &http.Client{Timeout: cfg.ActionWebhookTimeout},
+	})
+	if err != nil {
+		log.Error("cannot start the actor system", "err", err)
+		return 1
+	}
+	srv := transport.NewServer(cfg.transportConfig(), transport.Deps{
+		Verifier: verifier, Gateway: system, Events: events, Logger: log, Registry: reg,
+	})
+	if cfg.FaultInjection {
+		srv.Handle("/debug/faults", transport.FaultsHandler(cfg.AdminAPIKey, faultAdapter{system}, cfg.MaxMessageBytes))
+		log.Warn("fault injection is enabled: POST /debug/faults can make actors panic or stall")
+	}
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		log.Error("cannot listen", "addr", cfg.ListenAddr, "err", err)
+		system.Shutdown()
+		return 1
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	if devMode {
+		announceDevMode(stderr, log, secret, ln.Addr().String())
+	}
+	log.Info("gateway listening", "addr", ln.Addr().String(), "dev_mode", devMode)
+	if started != nil {
+		started <- ln.Addr().String()
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		log.Error("http server failed", "err", err)
+		system.Shutdown()
+		return 1
+	}
+	return drain(log, cfg.ShutdownTimeout, srv, system, httpSrv)
+}
+
+// drain is the SIGTERM path: not ready, every client told (DISCONNECT and
+// 1001 from its connection actor), sockets closed, listener closed.
+func drain(log *slog.Logger, timeout time.Duration, srv *transport.Server, system *actors.System, httpSrv *http.Server) int {
+	log.Info("draining", "timeout", timeout.String())
+	srv.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		system.Shutdown()
+		if err := srv.WaitConns(ctx); err != nil {
+			log.Warn("sockets still open at the shutdown deadline", "err", err)
+		}
+		_ = httpSrv.Shutdown(ctx)
+	}()
+	select {
+	case <-done:
+		log.Info("drained")
+	case <-ctx.Done():
+		log.Warn("shutdown timeout reached; exiting anyway")
+		_ = httpSrv.Close()
+	}
+	return 0
+}
+
+// hmacSecret returns the HS256 secret, if any: the configured one, or the
+// random development secret.
+func hmacSecret(devMode bool, configured string, dev []byte) []byte {
+	if devMode {
+		return dev
+	}
+	if configured == "" {
+		return nil
+	}
+	return []byte(configured)
+}
+
+// announceDevMode prints the insecure-mode warning and a ready token. The
+// dev token is the one token that may ever appear in the output.
+func announceDevMode(w io.Writer, log *slog.Logger, secret []byte, addr string) {
+	log.Warn("INSECURE DEVELOPMENT MODE: no JWT key configured (JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL); tokens are signed with a random secret that lives only in this process. Never run this in production.")
+	token, err := security.MintHS256(secret, security.Claims{
+		Subject: "dev-user", WorkspaceID: "dev-workspace", Role: "owner", ExpiresAt: time.Now().Add(devTokenTTL),
+	})
+	if err != nil {
+		log.Error("cannot mint the development token", "err", err)
+		return
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	fmt.Fprintf(w, `
+================= INSECURE DEVELOPMENT MODE =================
+No JWT key is configured. This gateway accepts only tokens signed
+with a random secret generated at start. Do not use in production.
+
+Development token (sub=dev-user, workspaceId=dev-workspace,
+role=owner, valid %s):
+
+%s
+
+Try it:
+  io("http://localhost:%s", { transports: ["websocket"], auth: { token: "<token above>" } })
+=============================================================
+
+`, devTokenTTL, token, port)
+}
+
+// faultAdapter adapts actors.System to transport.FaultInjector.
+type faultAdapter struct{ s *actors.System }
+
+func (f faultAdapter) InjectFault(ctx context.Context, kind, target, fault string, d time.Duration) (int, error) {
+	return f.s.InjectFault(ctx, supervision.Kind(kind), target, supervision.Fault(fault), d)
+}

@@ -17,34 +17,37 @@ import (
 // stopping wait here and go to its successor, so none is lost in the race
 // between "I am idle" and a new join.
 type lazyChildren struct {
-	byName map[string]*lazyChild
+	prefix string                // the children's kind prefix (supervision.Prefix…)
+	byName map[string]*lazyChild // child name → child
 	byID   map[string]*lazyChild // pid.Id → child
-	spawn  func(ctx actor.Context, name string) *actor.PID
+	props  func(raw string) *actor.Props
 	// onSpawn and onStop, if set, follow each child's lifetime (gauges).
 	onSpawn, onStop func()
 }
 
 type lazyChild struct {
-	name     string
+	raw      string // the room name, workspace id or IP it serves
+	name     string // its actor name: supervision.ChildName(prefix, raw)
 	pid      *actor.PID
 	routed   uint64
 	stopping bool
 	pending  []any
 }
 
-func newLazyChildren(spawn func(ctx actor.Context, name string) *actor.PID) *lazyChildren {
-	return &lazyChildren{byName: map[string]*lazyChild{}, byID: map[string]*lazyChild{}, spawn: spawn}
+func newLazyChildren(prefix string, props func(raw string) *actor.Props) *lazyChildren {
+	return &lazyChildren{prefix: prefix, byName: map[string]*lazyChild{}, byID: map[string]*lazyChild{}, props: props}
 }
 
-// route sends msg to child name. When the child does not exist it is spawned
+// route sends msg to the child serving raw. When the child does not exist it is spawned
 // if create is set; otherwise route reports false and sends nothing.
-func (l *lazyChildren) route(ctx actor.Context, name string, msg any, create bool) bool {
+func (l *lazyChildren) route(ctx actor.Context, raw string, msg any, create bool) bool {
+	name := supervision.ChildName(l.prefix, raw)
 	c := l.byName[name]
 	if c == nil {
 		if !create {
 			return false
 		}
-		c = &lazyChild{name: name}
+		c = &lazyChild{raw: raw, name: name}
 		l.start(ctx, c)
 	}
 	if c.stopping {
@@ -59,25 +62,16 @@ func (l *lazyChildren) route(ctx actor.Context, name string, msg any, create boo
 	return true
 }
 
-// get returns the live child called name, or nil.
-func (l *lazyChildren) get(name string) *actor.PID {
-	if c := l.byName[name]; c != nil && !c.stopping {
+// get returns the live child serving raw, or nil.
+func (l *lazyChildren) get(raw string) *actor.PID {
+	if c := l.byName[supervision.ChildName(l.prefix, raw)]; c != nil && !c.stopping {
 		return c.pid
 	}
 	return nil
 }
 
-// each calls f for every live child.
-func (l *lazyChildren) each(f func(name string, pid *actor.PID)) {
-	for _, c := range l.byName {
-		if !c.stopping {
-			f(c.name, c.pid)
-		}
-	}
-}
-
 func (l *lazyChildren) start(ctx actor.Context, c *lazyChild) {
-	c.pid = l.spawn(ctx, c.name)
+	c.pid = spawnNamed(ctx, l.props(c.raw), c.name)
 	c.routed, c.stopping = 0, false
 	l.byName[c.name] = c
 	l.byID[c.pid.Id] = c
@@ -120,11 +114,11 @@ func (l *lazyChildren) terminated(ctx actor.Context, who *actor.PID) bool {
 	return true
 }
 
-// forward sends a fault injection to the live child called name, or answers 0
-// when there is none. It is not counted as routed: the fault middleware
+// forward sends a fault injection to the live child serving raw, or answers
+// 0 when there is none. It is not counted as routed: the fault middleware
 // swallows it before the child could count it.
-func (l *lazyChildren) forward(ctx actor.Context, name string, f *supervision.InjectFault) {
-	if pid := l.get(name); pid != nil {
+func (l *lazyChildren) forward(ctx actor.Context, raw string, f *supervision.InjectFault) {
+	if pid := l.get(raw); pid != nil {
 		ctx.Send(pid, f)
 		return
 	}

@@ -33,14 +33,15 @@ const maxPendingEvents = 32
 // joined rooms, answers its events, and ends with its socket. Its end,
 // however it happens, reaches its rooms and its ip limiter as Terminated.
 type connectionActor struct {
-	d       *deps
-	conn    *transport.Conn
-	claims  *security.Claims
-	log     *slog.Logger
-	state   connState
-	limiter *actor.PID
-	rooms   map[string]*actor.PID // joined rooms by name
-	pending []*messages.ClientEvent
+	d          *deps
+	conn       *transport.Conn
+	claims     *security.Claims
+	log        *slog.Logger
+	state      connState
+	limiter    *actor.PID
+	rooms      map[string]*actor.PID // joined rooms by name
+	pending    []*messages.ClientEvent
+	admitTimer *time.Timer
 
 	reason    messages.CloseReason
 	reasonSet bool
@@ -49,6 +50,13 @@ type connectionActor struct {
 	warnTimer   *time.Timer
 	expireTimer *time.Timer
 }
+
+// admitRetryInterval is how long a pending connection waits for its ip
+// limiter before asking again: the ask is lost if the limiter fails on it.
+const admitRetryInterval = time.Second
+
+// admitRetry comes from the connection's own timer while it is pending.
+type admitRetry struct{}
 
 // tokenWarning and tokenExpired come from the connection's own token timers.
 type tokenWarning struct{ gen uint64 }
@@ -79,6 +87,10 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 		a.onStopped(ctx)
 	case *actor.Terminated:
 		a.onRoomTerminated(m.Who)
+	case *admitRetry:
+		if a.state == connPending {
+			a.askAdmission(ctx)
+		}
 	case *messages.ConnectionAdmitted:
 		a.onAdmitted(ctx)
 	case *messages.ConnectionRefused:
@@ -130,7 +142,14 @@ func (a *connectionActor) onStarted(ctx actor.Context) {
 	a.log = a.d.log.With("sid", a.conn.SID(), "user_id", a.claims.Subject, "workspace", a.claims.WorkspaceID)
 	a.limiter = spawnNamed(ctx, newRateLimiterProps(a.d, a.conn.SID()), supervision.NameRateLimiter)
 	a.d.conns.Store(a.conn.SID(), ctx.Self())
+	a.askAdmission(ctx)
+}
+
+// askAdmission asks the ip limiter for a slot and arms the retry timer.
+func (a *connectionActor) askAdmission(ctx actor.Context) {
 	ctx.Send(a.d.gateway, &admitConnection{IP: a.conn.IP(), Conn: ctx.Self()})
+	self, root := ctx.Self(), a.d.root
+	a.admitTimer = time.AfterFunc(admitRetryInterval, func() { root.Send(self, &admitRetry{}) })
 }
 
 // end stops the connection for reason; the first reason given wins.
@@ -143,6 +162,9 @@ func (a *connectionActor) end(ctx actor.Context, reason messages.CloseReason) {
 
 func (a *connectionActor) onStopping() {
 	a.stopTokenTimers()
+	if a.admitTimer != nil {
+		a.admitTimer.Stop()
+	}
 	if a.state == connRefused {
 		return // the socket closes itself after the CONNECT_ERROR grace
 	}
@@ -170,6 +192,7 @@ func (a *connectionActor) onAdmitted(ctx actor.Context) {
 		return
 	}
 	a.state = connActive
+	a.admitTimer.Stop()
 	a.d.metrics.connectionsActive.WithLabelValues(a.claims.WorkspaceID).Inc()
 	a.conn.Accepted()
 	// Sent after the CONNECT answer but through the same mailboxes as any
@@ -188,6 +211,7 @@ func (a *connectionActor) onRefused(ctx actor.Context, m *messages.ConnectionRef
 		return
 	}
 	a.state = connRefused
+	a.admitTimer.Stop()
 	a.securityEvent(security.EventTooManyConnections, "", "")
 	a.conn.Refuse(m.Code)
 	ctx.Stop(ctx.Self())

@@ -21,9 +21,7 @@ type gatewayActor struct {
 func newGatewayProps(d *deps, ready chan<- struct{}) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		g := &gatewayActor{d: d, ready: ready}
-		g.workspaces = newLazyChildren(func(ctx actor.Context, name string) *actor.PID {
-			return spawnNamed(ctx, newWorkspaceProps(d, name[len(supervision.PrefixWorkspace):]), name)
-		})
+		g.workspaces = newLazyChildren(supervision.PrefixWorkspace, func(id string) *actor.Props { return newWorkspaceProps(d, id) })
 		g.workspaces.onSpawn = d.metrics.workspacesActive.Inc
 		g.workspaces.onStop = d.metrics.workspacesActive.Dec
 		return g
@@ -46,19 +44,19 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		g.workspaces.terminated(ctx, m.Who)
 	case *spawnConnection:
-		g.workspaces.route(ctx, supervision.PrefixWorkspace+m.Claims.WorkspaceID, m, true)
+		g.workspaces.route(ctx, m.Claims.WorkspaceID, m, true)
 	case *admitConnection:
 		ctx.Send(g.ips, m)
 	case *messages.JoinRoom:
 		if ws, ok := roomWorkspace(m.Room); ok {
-			g.workspaces.route(ctx, supervision.PrefixWorkspace+ws, m, true)
+			g.workspaces.route(ctx, ws, m, true)
 		} else {
 			ctx.Send(g.users, m)
 		}
 	case *messages.Publish:
 		if ws, ok := roomWorkspace(m.Room); !ok {
 			ctx.Send(g.users, m)
-		} else if !g.workspaces.route(ctx, supervision.PrefixWorkspace+ws, m, false) && m.Reply != nil {
+		} else if !g.workspaces.route(ctx, ws, m, false) && m.Reply != nil {
 			m.Reply <- 0
 		}
 	case *messages.ChildIdle:
@@ -73,10 +71,10 @@ func (g *gatewayActor) injectFault(ctx actor.Context, f *supervision.InjectFault
 	case supervision.KindIPLimiter:
 		ctx.Send(g.ips, f)
 	case supervision.KindWorkspace:
-		g.workspaces.forward(ctx, supervision.PrefixWorkspace+f.Target, f)
+		g.workspaces.forward(ctx, f.Target, f)
 	case supervision.KindRoom:
 		if ws, ok := roomWorkspace(f.Target); ok {
-			g.workspaces.forward(ctx, supervision.PrefixWorkspace+ws, f)
+			g.workspaces.forward(ctx, ws, f)
 		} else {
 			ctx.Send(g.users, f)
 		}

@@ -142,7 +142,11 @@ type client struct {
 	nextAck int64
 	mu      sync.Mutex // serialises writes
 	noPong  bool
+	paused  chan struct{} // closed by pause: the reader stops reading
 }
+
+// pause makes the client stop reading its socket, as a stuck browser tab would.
+func (c *client) pause() { close(c.paused) }
 
 type dialOpt func(*dialConfig)
 
@@ -168,7 +172,7 @@ func (h *harness) rawDial(opts ...dialOpt) *client {
 	if err != nil {
 		h.t.Fatalf("dial: %v (resp %v)", err, resp)
 	}
-	c := &client{t: h.t, ws: ws, frames: make(chan socketio.Packet, 1024), closed: make(chan struct{}), noPong: cfg.noPong}
+	c := &client{t: h.t, ws: ws, frames: make(chan socketio.Packet, 1024), closed: make(chan struct{}), noPong: cfg.noPong, paused: make(chan struct{})}
 	go c.readLoop()
 	h.t.Cleanup(func() { _ = ws.Close() })
 	p := c.next()
@@ -219,6 +223,11 @@ func (c *client) readLoop() {
 	defer close(c.frames)
 	defer close(c.closed)
 	for {
+		select {
+		case <-c.paused:
+			return
+		default:
+		}
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
 			if ce, ok := err.(*websocket.CloseError); ok {

@@ -32,7 +32,7 @@ type ipLimiterActor struct {
 }
 
 func newIPLimiterProps(d *deps, ip string) *actor.Props {
-	st := &ipSlots{childName: supervision.PrefixIPLimiter + ip, admitted: map[string]struct{}{}}
+	st := &ipSlots{childName: supervision.ChildName(supervision.PrefixIPLimiter, ip), admitted: map[string]struct{}{}}
 	return actor.PropsFromProducer(func() actor.Actor { return &ipLimiterActor{ipSlots: st, max: d.cfg.MaxConnectionsPerIP} },
 		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPLimiter, ip)...))
 }
@@ -46,6 +46,10 @@ func (l *ipLimiterActor) Receive(ctx actor.Context) {
 		}
 	case *admitConnection:
 		l.handled++
+		if _, ok := l.admitted[m.Conn.Id]; ok {
+			ctx.Send(m.Conn, &messages.ConnectionAdmitted{}) // a retry: the answer was lost
+			return
+		}
 		if l.max > 0 && len(l.admitted) >= l.max {
 			ctx.Send(m.Conn, &messages.ConnectionRefused{Code: messages.CodeTooManyConnections})
 			l.reportIdle(ctx)
@@ -72,9 +76,7 @@ type ipsActor struct {
 func newIPsProps(d *deps) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		a := &ipsActor{deps: d}
-		a.limiters = newLazyChildren(func(ctx actor.Context, name string) *actor.PID {
-			return spawnNamed(ctx, newIPLimiterProps(d, name[len(supervision.PrefixIPLimiter):]), name)
-		})
+		a.limiters = newLazyChildren(supervision.PrefixIPLimiter, func(ip string) *actor.Props { return newIPLimiterProps(d, ip) })
 		return a
 	}, actor.WithSupervisor(supervision.Strategy()),
 		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPs, supervision.NameIPs)...))
@@ -85,12 +87,12 @@ func (a *ipsActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		a.limiters.terminated(ctx, m.Who)
 	case *admitConnection:
-		a.limiters.route(ctx, supervision.PrefixIPLimiter+m.IP, m, true)
+		a.limiters.route(ctx, m.IP, m, true)
 	case *messages.ChildIdle:
 		a.limiters.idle(ctx, m)
 	case *supervision.InjectFault:
 		if m.Kind == supervision.KindIPLimiter {
-			a.limiters.forward(ctx, supervision.PrefixIPLimiter+m.Target, m)
+			a.limiters.forward(ctx, m.Target, m)
 		} else if m.Reply != nil {
 			m.Reply <- 0
 		}

@@ -110,6 +110,7 @@ func (r *roomActor) onPublish(m *messages.Publish) {
 			n++
 		}
 	}
+	r.deps.metrics.publishes.Inc()
 	r.deps.metrics.deliveries.Add(float64(n))
 	if m.Reply != nil {
 		m.Reply <- n
@@ -131,4 +132,4 @@ func (r *roomActor) cancelIdle() {
 }
 
 // roomChildName is the actor name of the room called room.
-func roomChildName(room string) string { return supervision.PrefixRoom + room }
+func roomChildName(room string) string { return supervision.ChildName(supervision.PrefixRoom, room) }

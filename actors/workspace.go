@@ -42,9 +42,7 @@ func newWorkspaceProps(d *deps, id string) *actor.Props {
 
 // newRoomChildren keeps rooms as lazy children and the rooms gauge with them.
 func newRoomChildren(d *deps) *lazyChildren {
-	rooms := newLazyChildren(func(ctx actor.Context, name string) *actor.PID {
-		return spawnNamed(ctx, newRoomProps(d, name[len(supervision.PrefixRoom):]), name)
-	})
+	rooms := newLazyChildren(supervision.PrefixRoom, func(room string) *actor.Props { return newRoomProps(d, room) })
 	rooms.onSpawn = d.metrics.roomsActive.Inc
 	rooms.onStop = d.metrics.roomsActive.Dec
 	return rooms
@@ -60,17 +58,17 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims), supervision.PrefixConnection+m.Conn.SID())
 	case *messages.JoinRoom:
 		w.handled++
-		w.rooms.route(ctx, roomChildName(m.Room), m, true)
+		w.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:
 		w.handled++
-		if !w.rooms.route(ctx, roomChildName(m.Room), m, false) && m.Reply != nil {
+		if !w.rooms.route(ctx, m.Room, m, false) && m.Reply != nil {
 			m.Reply <- 0
 		}
 	case *messages.ChildIdle:
 		w.rooms.idle(ctx, m)
 	case *supervision.InjectFault:
 		if m.Kind == supervision.KindRoom {
-			w.rooms.forward(ctx, roomChildName(m.Target), m)
+			w.rooms.forward(ctx, m.Target, m)
 		} else if m.Reply != nil {
 			m.Reply <- 0
 		}
@@ -79,7 +77,7 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 
 func (w *workspaceActor) reportIdle(ctx actor.Context) {
 	if len(ctx.Children()) == 0 {
-		ctx.Send(ctx.Parent(), &messages.ChildIdle{Name: supervision.PrefixWorkspace + w.id, Handled: w.handled})
+		ctx.Send(ctx.Parent(), &messages.ChildIdle{Name: supervision.ChildName(supervision.PrefixWorkspace, w.id), Handled: w.handled})
 	}
 }
 
@@ -100,14 +98,14 @@ func (u *usersActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		u.rooms.terminated(ctx, m.Who)
 	case *messages.JoinRoom:
-		u.rooms.route(ctx, roomChildName(m.Room), m, true)
+		u.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:
-		if !u.rooms.route(ctx, roomChildName(m.Room), m, false) && m.Reply != nil {
+		if !u.rooms.route(ctx, m.Room, m, false) && m.Reply != nil {
 			m.Reply <- 0
 		}
 	case *messages.ChildIdle:
 		u.rooms.idle(ctx, m)
 	case *supervision.InjectFault:
-		u.rooms.forward(ctx, roomChildName(m.Target), m)
+		u.rooms.forward(ctx, m.Target, m)
 	}
 }

@@ -1,6 +1,7 @@
 package supervision
 
 import (
+	"net/url"
 	"strings"
 	"time"
 
@@ -68,6 +69,11 @@ const (
 	NameGateway      = "gateway"
 )
 
+// ChildName is the actor name of the child with the given prefix and raw
+// name (a room name, workspace id or IP). The raw name is path-escaped so the
+// actor id's last '/'-separated segment is always the child's own name.
+func ChildName(prefix, raw string) string { return prefix + url.PathEscape(raw) }
+
 // KindOf tells an actor's kind from its PID id (the last path segment).
 func KindOf(pid *actor.PID) Kind {
 	if pid == nil {
@@ -75,18 +81,7 @@ func KindOf(pid *actor.PID) Kind {
 	}
 	id := pid.Id
 	if i := strings.LastIndexByte(id, '/'); i >= 0 {
-		// Room names contain no '/', but user ids in room:user:{sub} may:
-		// find the segment that starts a known prefix.
-		for _, seg := range []string{"/" + PrefixRoom, "/" + PrefixConnection, "/" + PrefixIPLimiter, "/" + PrefixWorkspace} {
-			if j := strings.LastIndex(id, seg); j >= 0 && !strings.Contains(id[j+1:], "/"+PrefixConnection) {
-				id = id[j+1:]
-				i = -1
-				break
-			}
-		}
-		if i >= 0 {
-			id = id[i+1:]
-		}
+		id = id[i+1:]
 	}
 	switch {
 	case strings.HasPrefix(id, PrefixConnection):

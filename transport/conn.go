@@ -305,7 +305,14 @@ func (c *Conn) writePump() {
 		frames, closed, reason := c.out.take(spare)
 		if len(frames) > 0 && reason != messages.CloseSlowClient {
 			if err := w.write(c.nc, c.srv.cfg.WriteTimeout, frames); err != nil {
-				c.out.close(messages.CloseSlowClient)
+				// A write that times out means the client stopped reading;
+				// any other failure means it is gone.
+				reason := messages.CloseClientLeft
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					reason = messages.CloseSlowClient
+				}
+				c.out.close(reason)
 				clear(frames)
 				_ = c.nc.Close() // wakes the read pump
 				return

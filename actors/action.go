@@ -39,7 +39,7 @@ func (a *connectionActor) dashboardAction(ctx actor.Context, data json.RawMessag
 		Action  string  `json:"action"`
 		Payload *string `json:"payload"`
 	}{a.claims.Subject, act.Action, act.Payload})
-	ctx.Send(a.d.gateway, &messages.Publish{Room: security.DashboardRoom(a.claims.WorkspaceID), Event: "dashboard_action", Data: body, Except: ctx.Self()})
+	a.relay(ctx, security.DashboardRoom(a.claims.WorkspaceID), "dashboard_action", body)
 	ok, _ := json.Marshal(map[string]any{"ok": true, "action": act.Action})
 	a.ack(ackID, ok)
 	return nil

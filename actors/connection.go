@@ -346,7 +346,7 @@ func (a *connectionActor) stateSync(ctx actor.Context, data json.RawMessage, ack
 	}
 	body := make([]byte, 0, len(state)+10)
 	body = append(append(append(body, `{"state":`...), state...), '}')
-	ctx.Send(a.d.gateway, &messages.Publish{Room: security.UserRoom(a.claims.Subject), Event: "state_sync", Data: body, Except: ctx.Self()})
+	a.relay(ctx, security.UserRoom(a.claims.Subject), "state_sync", body)
 	a.ack(ackID, json.RawMessage(`{"ok":true}`))
 	return nil
 }
@@ -469,4 +469,13 @@ func expBody(exp time.Time) json.RawMessage {
 
 func expOKBody(exp time.Time) json.RawMessage {
 	return json.RawMessage(`{"ok":true,"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
+}
+
+// relay broadcasts a client's event to the other members of room, here and
+// on every other node hosting it, never back to this connection.
+func (a *connectionActor) relay(ctx actor.Context, room, event string, data json.RawMessage) {
+	ctx.Send(a.d.gateway, &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self()})
+	if err := a.d.cluster.Broadcast(room, event, data); err != nil {
+		a.log.Warn("cluster relay failed; delivered on this node only", "room", room, "err", err)
+	}
 }

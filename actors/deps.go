@@ -11,6 +11,7 @@ import (
 
 	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/supervision"
+	"github.com/hyvve/gateway/transport/cluster"
 )
 
 // deps is what every actor of one System shares. Fields are set before the
@@ -25,6 +26,7 @@ type deps struct {
 	metrics    *metrics
 	httpClient *http.Client
 	gateway    *actor.PID
+	cluster    *cluster.Node // nil-safe: a nil node is a single-node gateway
 
 	// conns maps a connection's sid to its PID, for fault injection and
 	// kicks by sid. Written by each connection actor at Started and Stopped.

@@ -1,12 +1,14 @@
 package actors
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/supervision"
+	"github.com/hyvve/gateway/transport/cluster"
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
@@ -21,6 +23,9 @@ type roomState struct {
 	handled   uint64            // messages routed by the parent and handled
 	idleGen   uint64            // invalidates an idle timer that was re-armed or cancelled
 	timer     *time.Timer
+	// unsubscribe ends the room's cluster subscription; it is held from the
+	// first Started to Stopped, across restarts.
+	unsubscribe func()
 }
 
 type member struct {
@@ -52,8 +57,13 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		if len(r.members) == 0 {
 			r.armIdle(ctx)
 		}
+		r.subscribe(ctx)
 	case *actor.Stopped:
 		r.cancelIdle()
+		if r.unsubscribe != nil {
+			r.unsubscribe()
+			r.unsubscribe = nil
+		}
 	case *actor.Terminated:
 		r.remove(ctx, m.Who)
 	case *messages.JoinRoom:
@@ -64,6 +74,8 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *messages.Publish:
 		r.handled++
 		r.onPublish(m)
+	case *cluster.Delivery: // from another node; not routed by the parent
+		m.Reply(r.fanOut(m.Event, m.Data, nil))
 	case *roomIdleTimeout:
 		if m.gen == r.idleGen && len(r.members) == 0 {
 			ctx.Send(ctx.Parent(), &messages.ChildIdle{Name: r.childName, Handled: r.handled})
@@ -100,10 +112,19 @@ func (r *roomActor) remove(ctx actor.Context, who *actor.PID) {
 }
 
 func (r *roomActor) onPublish(m *messages.Publish) {
-	frame := socketio.AppendEvent(make([]byte, 0, len(m.Event)+len(m.Data)+8), m.Event, m.Data)
+	n := r.fanOut(m.Event, m.Data, m.Except)
+	if m.Reply != nil {
+		m.Reply <- n
+	}
+}
+
+// fanOut encodes the event once and queues the same bytes to every member
+// but except; it returns how many queues took it.
+func (r *roomActor) fanOut(event string, data json.RawMessage, except *actor.PID) int {
+	frame := socketio.AppendEvent(make([]byte, 0, len(event)+len(data)+8), event, data)
 	n := 0
 	for id, mb := range r.members {
-		if m.Except != nil && id == m.Except.Id {
+		if except != nil && id == except.Id {
 			continue
 		}
 		if mb.out.Enqueue(frame) {
@@ -112,9 +133,22 @@ func (r *roomActor) onPublish(m *messages.Publish) {
 	}
 	r.deps.metrics.publishes.Inc()
 	r.deps.metrics.deliveries.Add(float64(n))
-	if m.Reply != nil {
-		m.Reply <- n
+	return n
+}
+
+// subscribe takes the room's cluster subject once; deliveries come back into
+// the mailbox, so the NATS goroutine never waits on the room.
+func (r *roomActor) subscribe(ctx actor.Context) {
+	if r.unsubscribe != nil || r.deps.cluster == nil {
+		return
 	}
+	self, root := ctx.Self(), r.deps.root
+	unsub, err := r.deps.cluster.Subscribe(r.name, func(d *cluster.Delivery) { root.Send(self, d) })
+	if err != nil {
+		r.deps.log.Warn("cluster subscribe failed; the room is served on this node only", "room", r.name, "err", err)
+		return
+	}
+	r.unsubscribe = unsub
 }
 
 func (r *roomActor) armIdle(ctx actor.Context) {

@@ -66,7 +66,7 @@ func TestRoomPanicKeepsMembership(t *testing.T) {
 	}
 	// And a member's end still reaches the restarted room as Terminated.
 	_ = b.ws.Close()
-	h.eventually("b's seat freed", func() bool { n, _ := h.sys.Publish(t.Context(), room, "y", nil); return n == 0 })
+	h.eventually("b's seat freed", func() bool { res, _ := h.sys.Publish(t.Context(), room, "y", nil); return res.Recipients == 0 })
 }
 
 func TestRoomRestartBudgetRunsOut(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/supervision"
 	"github.com/hyvve/gateway/transport"
+	"github.com/hyvve/gateway/transport/cluster"
 )
 
 // askTimeout bounds the few waits on the tree from outside it (accepting a
@@ -36,6 +37,8 @@ type Deps struct {
 	Policy     *security.Policy
 	Registry   prometheus.Registerer
 	HTTPClient *http.Client // for the action webhook; nil means http.DefaultClient
+	// Cluster links rooms across gateway nodes; nil means a single node.
+	Cluster *cluster.Node
 }
 
 // System is the facade over the actor tree: it accepts connections, publishes
@@ -60,6 +63,7 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 		policy:     dp.Policy,
 		metrics:    newMetrics(dp.Registry),
 		httpClient: dp.HTTPClient,
+		cluster:    dp.Cluster,
 	}
 	if d.httpClient == nil {
 		d.httpClient = http.DefaultClient
@@ -103,15 +107,26 @@ func (s *System) Accept(c *transport.Conn, claims *security.Claims) transport.Se
 	}
 }
 
-// Publish broadcasts event to room and returns how many members it was
-// queued to. A room nobody joined has no actor and 0 recipients.
-func (s *System) Publish(ctx context.Context, room, event string, data json.RawMessage) (int, error) {
+// Publish broadcasts event to room, here and on every other node hosting
+// it, and returns how many members it was queued to. A room nobody joined
+// here has no actor and 0 local recipients. When the cluster is unreachable
+// the local delivery still happens and the answer is partial.
+func (s *System) Publish(ctx context.Context, room, event string, data json.RawMessage) (messages.PublishResult, error) {
 	if s.d.shuttingDown.Load() {
-		return 0, ErrShuttingDown
+		return messages.PublishResult{}, ErrShuttingDown
 	}
 	reply := make(chan int, 1)
 	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply})
-	return await(ctx, reply)
+	remote, partial, err := s.d.cluster.Publish(ctx, room, event, data) // nil cluster: 0, false, nil
+	if err != nil {
+		s.d.log.Warn("cluster publish failed; delivered on this node only", "room", room, "err", err)
+		partial = true
+	}
+	local, err := await(ctx, reply)
+	if err != nil {
+		return messages.PublishResult{}, err
+	}
+	return messages.PublishResult{Recipients: local + remote, Partial: partial}, nil
 }
 
 // InjectFault arms a fault in the actor of kind named target and returns how

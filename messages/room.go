@@ -32,3 +32,10 @@ type Publish struct {
 	Except *actor.PID // a member that must not receive it (state_sync's sender)
 	Reply  chan<- int // optional, buffered: receives the recipients count
 }
+
+// PublishResult answers a publish from outside the tree: how many members it
+// was queued to, on every node, and whether a node's count is missing.
+type PublishResult struct {
+	Recipients int
+	Partial    bool
+}

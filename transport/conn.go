@@ -39,6 +39,9 @@ type Conn struct {
 	// refused is set when a CONNECT_ERROR was sent: the read pump then only
 	// waits for the client to leave, up to the grace period.
 	refused atomic.Bool
+	// skipAttachments counts the binary frames still to come for a refused
+	// binary packet; they are dropped without a second error. Read pump only.
+	skipAttachments int
 }
 
 // SID returns the Socket.IO session id the client sees as socket.id.
@@ -127,7 +130,11 @@ func (c *Conn) readPump() messages.CloseReason {
 			continue // waiting for the client to leave after CONNECT_ERROR
 		}
 		if mt == websocket.BinaryMessage {
-			c.sendError(messages.CodeBinaryNotSupported)
+			if c.skipAttachments > 0 {
+				c.skipAttachments--
+			} else {
+				c.sendError(messages.CodeBinaryNotSupported)
+			}
 			continue
 		}
 		if reason, end := c.handleFrame(frame); end {
@@ -169,7 +176,15 @@ func (c *Conn) readErrorReason(err error) messages.CloseReason {
 func (c *Conn) handleFrame(frame []byte) (messages.CloseReason, bool) {
 	p, err := socketio.Decode(frame)
 	if errors.Is(err, socketio.ErrBinary) {
-		c.sendError(messages.CodeBinaryNotSupported) // never processed; the client may go on
+		// Never processed; the client may go on. Answer its ack if it asked
+		// for one, so an emitWithAck does not hang.
+		attachments, ackID := binaryHeader(frame)
+		c.skipAttachments = attachments
+		if ackID != socketio.NoAck && c.session != nil {
+			c.out.Enqueue(socketio.AppendAck(nil, ackID, json.RawMessage(`{"error":"`+string(messages.CodeBinaryNotSupported)+`"}`)))
+		} else {
+			c.sendError(messages.CodeBinaryNotSupported)
+		}
 		return 0, false
 	}
 	if err != nil {
@@ -268,6 +283,36 @@ func tokenFromAuth(auth json.RawMessage) (token string, present bool) {
 
 func (c *Conn) sendError(code messages.Code) {
 	c.out.Enqueue(socketio.AppendEvent(nil, "error", errorBody(code)))
+}
+
+// binaryHeader reads the attachment count and ack id of a binary packet,
+// 45<n>-[/ns,][id][…] or 46…; a header it cannot read counts as none.
+func binaryHeader(frame []byte) (attachments int, ackID int64) {
+	ackID = socketio.NoAck
+	i := 2
+	n := 0
+	for ; i < len(frame) && frame[i] >= '0' && frame[i] <= '9' && n < 1000; i++ {
+		n = n*10 + int(frame[i]-'0')
+	}
+	if i >= len(frame) || frame[i] != '-' {
+		return 0, ackID
+	}
+	i++
+	if i < len(frame) && frame[i] == '/' {
+		for i < len(frame) && frame[i] != ',' {
+			i++
+		}
+		i++
+	}
+	var id int64
+	start := i
+	for ; i < len(frame) && frame[i] >= '0' && frame[i] <= '9' && i-start < 16; i++ {
+		id = id*10 + int64(frame[i]-'0')
+	}
+	if i > start && id <= socketio.MaxAckID {
+		ackID = id
+	}
+	return n, ackID
 }
 
 func errorBody(code messages.Code) json.RawMessage {

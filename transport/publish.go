@@ -89,11 +89,15 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) int {
 	if len(data) == 0 {
 		data = json.RawMessage("null")
 	}
-	n, err := s.gateway.Publish(r.Context(), *req.Room, *req.Event, data)
+	res, err := s.gateway.Publish(r.Context(), *req.Room, *req.Event, data)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return http.StatusServiceUnavailable
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "recipients": n})
+	answer := map[string]any{"ok": true, "recipients": res.Recipients}
+	if res.Partial {
+		answer["partial"] = true // a node hosting the room did not report its count in time
+	}
+	writeJSON(w, http.StatusOK, answer)
 	return http.StatusOK
 }

@@ -26,7 +26,7 @@ type Gateway interface {
 	Accept(c *Conn, claims *security.Claims) Session
 	// Publish broadcasts to a room and returns how many members it was
 	// queued to.
-	Publish(ctx context.Context, room, event string, data json.RawMessage) (int, error)
+	Publish(ctx context.Context, room, event string, data json.RawMessage) (messages.PublishResult, error)
 }
 
 // Session receives what the read pump reads for one accepted client.
@@ -49,7 +49,10 @@ type Server struct {
 	upgrader websocket.Upgrader
 	draining atomic.Bool
 	extra    *http.ServeMux
+	ready    func() bool
 	conns    sync.WaitGroup // one per upgraded socket, until its pumps are done
+	liveMu   sync.Mutex
+	live     map[*Conn]struct{} // upgraded sockets, for closing those no actor owns at shutdown
 }
 
 // Deps are the Server's collaborators.
@@ -62,6 +65,8 @@ type Deps struct {
 		prometheus.Registerer
 		prometheus.Gatherer
 	}
+	// Ready, if set, must hold for /readyz to answer 200 (cluster link).
+	Ready func() bool
 }
 
 // NewServer builds a Server; routes registered later with Handle are served
@@ -76,6 +81,8 @@ func NewServer(cfg Config, d Deps) *Server {
 		gatherer: d.Registry,
 		metrics:  newMetrics(d.Registry),
 		extra:    http.NewServeMux(),
+		ready:    d.Ready,
+		live:     map[*Conn]struct{}{},
 	}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize:  1024,
@@ -118,6 +125,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if s.draining.Load() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "draining"})
+			return
+		}
+		if s.ready != nil && !s.ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "cluster unavailable"})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
@@ -171,7 +182,26 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		out:        newOutbound(s.cfg.OutboundQueueBytes),
 		writerDone: make(chan struct{}),
 	}
+	s.liveMu.Lock()
+	s.live[c] = struct{}{}
+	s.liveMu.Unlock()
+	defer func() {
+		s.liveMu.Lock()
+		delete(s.live, c)
+		s.liveMu.Unlock()
+	}()
 	c.serve()
+}
+
+// CloseAll closes every socket still open with reason: after the actor tree
+// has stopped, these are the ones no actor owns (no CONNECT yet, or waiting
+// out a CONNECT_ERROR grace). Their clients get the close frame at once.
+func (s *Server) CloseAll(reason messages.CloseReason) {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	for c := range s.live {
+		c.out.close(reason)
+	}
 }
 
 // newID returns a random, URL-safe 20-character session id.

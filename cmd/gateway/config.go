@@ -12,6 +12,7 @@ import (
 
 	"github.com/hyvve/gateway/actors"
 	"github.com/hyvve/gateway/transport"
+	"github.com/hyvve/gateway/transport/cluster"
 )
 
 // Config is the gateway's whole configuration, filled from the environment
@@ -42,6 +43,13 @@ type Config struct {
 	ActionWebhookTimeout time.Duration
 	LogLevel             string
 	LogFormat            string
+	NATSURL              string
+	NATSListen           string
+	NATSClusterListen    string
+	NATSRoutes           []string
+	NodeID               string
+	NATSRequiredForReady bool
+	NATSRecipientsWait   time.Duration
 }
 
 // setting is one configuration variable: its environment name, flag, default
@@ -79,6 +87,13 @@ var settings = []setting{
 	{"ACTION_WEBHOOK_TIMEOUT", "5s", "timeout of one webhook call (UPSTREAM_UNAVAILABLE past it)", false, duration(func(c *Config) *time.Duration { return &c.ActionWebhookTimeout })},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false, str(func(c *Config) *string { return &c.LogLevel })},
 	{"LOG_FORMAT", "json", "json or text", false, str(func(c *Config) *string { return &c.LogFormat })},
+	{"NATS_URL", "", "join an external NATS (cluster) to share rooms with other gateway nodes", false, str(func(c *Config) *string { return &c.NATSURL })},
+	{"NATS_LISTEN", "", "run an embedded NATS server on this host:port (port 0: any) to share rooms with other nodes", false, str(func(c *Config) *string { return &c.NATSListen })},
+	{"NATS_CLUSTER_LISTEN", "", "route listener of the embedded NATS server, for the other nodes' NATS_ROUTES", false, str(func(c *Config) *string { return &c.NATSClusterListen })},
+	{"NATS_ROUTES", "", "comma-separated route URLs of the other nodes' embedded servers (nats-route://host:port)", false, list(func(c *Config) *[]string { return &c.NATSRoutes })},
+	{"NODE_ID", "", "this node's name in logs and metrics; empty: random", false, str(func(c *Config) *string { return &c.NodeID })},
+	{"NATS_REQUIRED_FOR_READY", "0", "1: /readyz answers 503 while the NATS link is down", false, boolean(func(c *Config) *bool { return &c.NATSRequiredForReady })},
+	{"NATS_RECIPIENTS_WAIT", "250ms", "how long a publish waits for the other nodes' recipient counts before answering partial", false, duration(func(c *Config) *time.Duration { return &c.NATSRecipientsWait })},
 }
 
 // flagName turns PING_INTERVAL into ping-interval.
@@ -148,8 +163,11 @@ func (c *Config) validate() []error {
 	if c.OutboundQueueBytes > 0 && c.OutboundQueueBytes < c.MaxMessageBytes {
 		errs = append(errs, errors.New("OUTBOUND_QUEUE_BYTES must be at least MAX_MESSAGE_BYTES"))
 	}
-	if c.FaultInjection && c.AdminAPIKey == "" {
-		errs = append(errs, errors.New("FAULT_INJECTION=1 needs ADMIN_API_KEY"))
+	if c.NATSURL != "" && c.NATSListen != "" {
+		errs = append(errs, errors.New("set NATS_URL (external NATS) or NATS_LISTEN (embedded), not both"))
+	}
+	if (c.NATSClusterListen != "" || len(c.NATSRoutes) > 0) && c.NATSListen == "" {
+		errs = append(errs, errors.New("NATS_CLUSTER_LISTEN and NATS_ROUTES need NATS_LISTEN (the embedded server)"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -173,12 +191,19 @@ func (c *Config) transportConfig() transport.Config {
 	}
 }
 
+func (c *Config) clusterConfig() cluster.Config {
+	return cluster.Config{
+		URL: c.NATSURL, Listen: c.NATSListen, ClusterListen: c.NATSClusterListen, Routes: c.NATSRoutes,
+		NodeID: c.NodeID, RecipientsWait: c.NATSRecipientsWait, RequireForReady: c.NATSRequiredForReady,
+	}
+}
+
 func (c *Config) actorsConfig() actors.Config {
 	return actors.Config{
 		MaxConnectionsPerIP: c.MaxConnectionsPerIP, MaxMessagesPerMinute: c.MaxMessagesPerMinute,
 		RoomIdleTimeout: c.RoomIdleTimeout, TokenExpiryWarning: c.TokenExpiryWarning,
 		ActionWebhookURL: c.ActionWebhookURL, ActionWebhookTimeout: c.ActionWebhookTimeout,
-		FaultInjection: c.FaultInjection,
+		FaultInjection: c.FaultInjection && c.AdminAPIKey != "",
 	}
 }
 

@@ -55,7 +55,6 @@ func TestConfigErrorsAreReportedTogether(t *testing.T) {
 		{map[string]string{"PING_INTERVAL": "soon", "MAX_CONNECTIONS_PER_IP": "ten"}, nil, []string{"PING_INTERVAL", "MAX_CONNECTIONS_PER_IP"}},
 		{map[string]string{"JWT_SECRET": "0123456789abcdef", "JWT_JWKS_URL": "http://x"}, nil, []string{"only one of"}},
 		{map[string]string{"JWT_SECRET": "short"}, nil, []string{"at least 16 bytes"}},
-		{map[string]string{"FAULT_INJECTION": "1"}, nil, []string{"needs ADMIN_API_KEY"}},
 		{map[string]string{"TRUSTED_PROXIES": "not-a-cidr"}, nil, []string{"TRUSTED_PROXIES"}},
 		{map[string]string{"MAX_MESSAGE_BYTES": "0"}, nil, []string{"MAX_MESSAGE_BYTES must be a positive"}},
 		{map[string]string{"LOG_LEVEL": "loud"}, nil, []string{"LOG_LEVEL"}},

@@ -23,9 +23,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/hyvve/gateway/actors"
+	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/supervision"
 	"github.com/hyvve/gateway/transport"
+	"github.com/hyvve/gateway/transport/cluster"
 )
 
 func main() {
@@ -82,19 +84,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	node, err := cluster.Start(cfg.clusterConfig(), log, reg) // nil when clustering is off
+	if err != nil {
+		log.Error("cannot join the cluster", "err", err)
+		return 1
+	}
+	defer node.Close()
+	if node != nil {
+		log = log.With("node", node.ID())
+		log.Info("cluster enabled", "nats_client_url", node.ClientURL(), "nats_route_url", node.RouteURL())
+	}
 	events := security.NewEventLog(log, reg, 0, 0)
 	system, err := actors.NewSystem(cfg.actorsConfig(), actors.Deps{
 		Logger: log, Events: events, Verifier: verifier, Policy: policy, Registry: reg,
-		HTTPClient: &http.Client{Timeout: cfg.ActionWebhookTimeout},
+		HTTPClient: &http.Client{Timeout: cfg.ActionWebhookTimeout}, Cluster: node,
 	})
 	if err != nil {
 		log.Error("cannot start the actor system", "err", err)
 		return 1
 	}
 	srv := transport.NewServer(cfg.transportConfig(), transport.Deps{
-		Verifier: verifier, Gateway: system, Events: events, Logger: log, Registry: reg,
+		Verifier: verifier, Gateway: system, Events: events, Logger: log, Registry: reg, Ready: node.Ready,
 	})
-	if cfg.FaultInjection {
+	if cfg.FaultInjection && cfg.AdminAPIKey == "" {
+		log.Warn("FAULT_INJECTION=1 without ADMIN_API_KEY: fault injection stays off")
+	}
+	if cfg.FaultInjection && cfg.AdminAPIKey != "" {
 		srv.Handle("/debug/faults", transport.FaultsHandler(cfg.AdminAPIKey, faultAdapter{system}, cfg.MaxMessageBytes))
 		log.Warn("fault injection is enabled: POST /debug/faults can make actors panic or stall")
 	}
@@ -136,7 +151,8 @@ func drain(log *slog.Logger, timeout time.Duration, srv *transport.Server, syste
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		system.Shutdown()
+		system.Shutdown()                          // every connection actor: DISCONNECT and 1001
+		srv.CloseAll(messages.CloseServerShutdown) // sockets no actor owns yet: 1001
 		if err := srv.WaitConns(ctx); err != nil {
 			log.Warn("sockets still open at the shutdown deadline", "err", err)
 		}

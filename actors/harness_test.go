@@ -19,8 +19,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hyvve/gateway/actors"
+	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/transport"
+	"github.com/hyvve/gateway/transport/cluster"
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
@@ -58,11 +60,14 @@ type harness struct {
 	srv  *transport.Server
 	reg  *prometheus.Registry
 	logs *syncBuffer
+	node *cluster.Node
+	stop func() // idempotent: drains and shuts the gateway down
 }
 
 type options struct {
 	actors    actors.Config
 	transport transport.Config
+	cluster   *cluster.Config // nil: a single node
 }
 
 func newHarness(t *testing.T, opts ...func(*options)) *harness {
@@ -82,24 +87,38 @@ func newHarness(t *testing.T, opts ...func(*options)) *harness {
 		t.Fatal(err)
 	}
 	events := security.NewEventLog(log, reg, 0, 0)
-	sys, err := actors.NewSystem(o.actors, actors.Deps{Logger: log, Events: events, Verifier: verifier, Registry: reg})
+	var node *cluster.Node
+	if o.cluster != nil {
+		if node, err = cluster.Start(*o.cluster, log, reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sys, err := actors.NewSystem(o.actors, actors.Deps{Logger: log, Events: events, Verifier: verifier, Registry: reg, Cluster: node})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := transport.NewServer(o.transport, transport.Deps{Verifier: verifier, Gateway: sys, Events: events, Logger: log, Registry: reg})
-	h := &harness{t: t, sys: sys, srv: srv, reg: reg, logs: logs}
+	srv := transport.NewServer(o.transport, transport.Deps{Verifier: verifier, Gateway: sys, Events: events, Logger: log, Registry: reg, Ready: node.Ready})
+	h := &harness{t: t, sys: sys, srv: srv, reg: reg, logs: logs, node: node}
 	h.http = httptest.NewServer(srv.Handler())
 	h.url = h.http.URL
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			srv.Drain()
+			sys.Shutdown()
+			srv.CloseAll(messages.CloseServerShutdown)
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			if err := srv.WaitConns(ctx); err != nil {
+				t.Errorf("sockets still open after shutdown: %v", err)
+			}
+			h.http.Close()
+			node.Close()
+			closer.Close()
+		})
+	}
 	t.Cleanup(func() {
-		srv.Drain()
-		sys.Shutdown()
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		if err := srv.WaitConns(ctx); err != nil {
-			t.Errorf("sockets still open after shutdown: %v", err)
-		}
-		h.http.Close()
-		closer.Close()
+		h.stop()
 		if t.Failed() {
 			t.Logf("gateway log:\n%s", logs.String())
 		}

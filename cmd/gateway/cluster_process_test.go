@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/hyvve/gateway/security"
+)
+
+// startClusterNode starts a gateway binary with an embedded NATS server and
+// returns it with its NATS route URL, read from its "cluster enabled" line.
+func startClusterNode(t *testing.T, id string, routes ...string) (*process, string) {
+	t.Helper()
+	p := startGateway(t, "JWT_SECRET="+processSecret, "PUBLISH_API_KEY=pk", "NODE_ID="+id,
+		"NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:0", "NATS_ROUTES="+strings.Join(routes, ","))
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		var rec struct {
+			Msg   string `json:"msg"`
+			Route string `json:"nats_route_url"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "cluster enabled" {
+			return p, rec.Route
+		}
+	}
+	t.Fatalf("no cluster line:\n%s", p.stderr)
+	return nil, ""
+}
+
+const processSecret = "0123456789abcdef0123"
+
+func joinRoom(t *testing.T, ws *websocket.Conn, room string) {
+	t.Helper()
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`421["join_room",{"room":"`+room+`"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f := readFrame(t, ws)
+		if f == "2" {
+			_ = ws.WriteMessage(websocket.TextMessage, []byte("3"))
+			continue
+		}
+		if f != `431[{"joined":"`+room+`"}]` {
+			t.Fatalf("join answer %q", f)
+		}
+		return
+	}
+}
+
+// expectEventFrame reads until a broadcast arrives, answering pings.
+func expectEventFrame(t *testing.T, ws *websocket.Conn, want string) {
+	t.Helper()
+	for {
+		f := readFrame(t, ws)
+		if f == "2" {
+			_ = ws.WriteMessage(websocket.TextMessage, []byte("3"))
+			continue
+		}
+		if f != want {
+			t.Fatalf("got %q, want %q", f, want)
+		}
+		return
+	}
+}
+
+func publishTo(t *testing.T, addr, room, event string) map[string]any {
+	t.Helper()
+	body := `{"room":"` + room + `","event":"` + event + `","data":1}`
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/publish", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer pk")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil {
+		t.Fatalf("publish on %s: %d %s", addr, resp.StatusCode, raw)
+	}
+	return out
+}
+
+// TestThreeProcessesSurviveKill9 runs three gateway binaries clustered over
+// their embedded NATS servers, kills one with SIGKILL, and checks the
+// clients on the other two keep receiving what is published on either.
+func TestThreeProcessesSurviveKill9(t *testing.T) {
+	a, routeA := startClusterNode(t, "a")
+	b, routeB := startClusterNode(t, "b", routeA)
+	c, _ := startClusterNode(t, "c", routeA, routeB)
+	tok := func(sub string) string {
+		s, _ := security.MintHS256([]byte(processSecret), security.Claims{Subject: sub, WorkspaceID: "w", ExpiresAt: time.Now().Add(time.Hour)})
+		return s
+	}
+	const room = "workspace:w:dashboard"
+	clients := map[string]*websocket.Conn{"a": dialGateway(t, a.addr, tok("ua")), "b": dialGateway(t, b.addr, tok("ub")), "c": dialGateway(t, c.addr, tok("uc"))}
+	for _, ws := range clients {
+		joinRoom(t, ws, room)
+	}
+	// The interest registry converges within a heartbeat or two: wait until a
+	// publish counts every node's member.
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; ; i++ {
+		out := publishTo(t, a.addr, room, "warmup")
+		for _, ws := range clients {
+			expectEventFrame(t, ws, `42["warmup",1]`)
+		}
+		if out["recipients"].(float64) == 3 && out["partial"] == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster never counted 3 recipients: %v", out)
+		}
+	}
+
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.wait(t)
+	for i, origin := range []*process{a, b, a, b} {
+		event := "after.kill" + string(rune('0'+i))
+		out := publishTo(t, origin.addr, room, event)
+		if out["recipients"].(float64) < 2 {
+			t.Fatalf("publish %d after kill: %v", i, out)
+		}
+		expectEventFrame(t, clients["a"], `42["`+event+`",1]`)
+		expectEventFrame(t, clients["b"], `42["`+event+`",1]`)
+	}
+	for _, p := range []*process{a, b} {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		if code, log := p.wait(t); code != 0 {
+			t.Fatalf("exit %d\n%s", code, log)
+		}
+	}
+}

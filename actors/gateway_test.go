@@ -369,8 +369,16 @@ func TestHostileInputClosesOnlyThatClient(t *testing.T) {
 		if got := string(c.expectEvent("error")); got != `{"code":"BINARY_NOT_SUPPORTED"}` {
 			t.Fatalf("error %s", got)
 		}
-		_ = c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3})
-		c.expectEvent("error")
+		_ = c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2, 3}) // its attachment: dropped quietly
+		_ = c.ws.WriteMessage(websocket.BinaryMessage, []byte{4, 5, 6}) // a stray binary frame
+		if got := string(c.expectEvent("error")); got != `{"code":"BINARY_NOT_SUPPORTED"}` {
+			t.Fatalf("error %s", got)
+		}
+		c.writeText(`451-7["a",{"_placeholder":true,"num":0}]`)
+		if p := c.next(); p.Type != socketio.Ack || p.AckID != 7 || string(p.Args[0]) != `{"error":"BINARY_NOT_SUPPORTED"}` {
+			t.Fatalf("binary event with ack 7: %+v %s", p, p.Args)
+		}
+		_ = c.ws.WriteMessage(websocket.BinaryMessage, []byte{1})
 		if got := c.call("join_room", map[string]any{"room": "user:x"}); got["joined"] != "user:x" {
 			t.Fatalf("after binary: %v", got)
 		}

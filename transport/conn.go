@@ -80,8 +80,12 @@ func (c *Conn) Close(reason messages.CloseReason) {
 	c.out.close(reason)
 }
 
-// serve runs the connection to its end in the calling (handler) goroutine.
-func (c *Conn) serve() {
+// serve runs the connection; done is called once it has ended. The
+// handshake (OPEN, CONNECT, token verification) runs in the calling handler
+// goroutine; once the client is accepted, the read pump moves to a fresh
+// goroutine and serve returns. A verification's deep stack is not kept for
+// the connection's whole life, and net/http frees its per-request state.
+func (c *Conn) serve(done func()) {
 	c.ws.SetPingHandler(func(string) error { return nil }) // Engine.IO has its own heartbeat
 	c.ws.SetCloseHandler(func(int, string) error { return nil })
 	go c.writePump()
@@ -92,10 +96,22 @@ func (c *Conn) serve() {
 		MaxPayload:   c.srv.cfg.MaxMessageBytes,
 	}))
 	c.extendDeadline()
-	readReason := c.readPump()
+	if reason, ended := c.readPump(true); ended {
+		c.finish(reason)
+		done()
+		return
+	}
+	go func() {
+		defer done()
+		reason, _ := c.readPump(false)
+		c.finish(reason)
+	}()
+}
 
-	// The queue keeps the first reason: an actor's close or a slow client
-	// wins over the read error it caused.
+// finish closes the socket after the read pump ended with readReason. The
+// queue keeps the first reason: an actor's close or a slow client wins over
+// the read error it caused.
+func (c *Conn) finish(readReason messages.CloseReason) {
 	c.out.close(readReason)
 	<-c.writerDone
 	_ = c.nc.Close()
@@ -110,21 +126,26 @@ func (c *Conn) extendDeadline() {
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout))
 }
 
-// readPump reads frames until the socket ends and returns why it ended.
-func (c *Conn) readPump() messages.CloseReason {
+// readPump reads frames until the socket ends and returns why it ended
+// (ended true). With handshake set it returns early, ended false, once the
+// client has been accepted.
+func (c *Conn) readPump(handshake bool) (reason messages.CloseReason, ended bool) {
 	limit := int64(c.srv.cfg.MaxMessageBytes)
 	for {
+		if handshake && c.session != nil {
+			return 0, false
+		}
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
-			return c.readErrorReason(err)
+			return c.readErrorReason(err), true
 		}
 		frame, err := io.ReadAll(io.LimitReader(r, limit+1))
 		if err != nil {
-			return c.readErrorReason(err)
+			return c.readErrorReason(err), true
 		}
 		if int64(len(frame)) > limit {
 			c.securityEvent(security.EventMessageTooLarge, "")
-			return messages.CloseMessageTooBig
+			return messages.CloseMessageTooBig, true
 		}
 		if c.refused.Load() {
 			continue // waiting for the client to leave after CONNECT_ERROR
@@ -138,7 +159,7 @@ func (c *Conn) readPump() messages.CloseReason {
 			continue
 		}
 		if reason, end := c.handleFrame(frame); end {
-			return reason
+			return reason, true
 		}
 	}
 }

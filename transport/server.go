@@ -169,8 +169,6 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade has answered the request
 	}
 	s.metrics.upgrades.WithLabelValues("ok").Inc()
-	s.conns.Add(1)
-	defer s.conns.Done()
 	c := &Conn{
 		srv:        s,
 		ws:         ws,
@@ -185,12 +183,13 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	s.liveMu.Lock()
 	s.live[c] = struct{}{}
 	s.liveMu.Unlock()
-	defer func() {
+	s.conns.Add(1)
+	c.serve(func() {
 		s.liveMu.Lock()
 		delete(s.live, c)
 		s.liveMu.Unlock()
-	}()
-	c.serve()
+		s.conns.Done()
+	})
 }
 
 // CloseAll closes every socket still open with reason: after the actor tree

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/supervision"
 	"github.com/hyvve/gateway/transport/cluster"
@@ -40,7 +41,7 @@ type deps struct {
 func (d *deps) middleware(kind supervision.Kind, name string) []actor.ReceiverMiddleware {
 	mw := []actor.ReceiverMiddleware{supervision.RecoverTeardown(func(k supervision.Kind, r any) {
 		d.log.Error("panic during actor teardown recovered", "kind", k, "err", r)
-	})}
+	}), answerOnFailure}
 	if d.cfg.FaultInjection {
 		mw = append(mw, supervision.FaultMiddleware(kind, name))
 	}
@@ -73,3 +74,28 @@ func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 }
 
 func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.level} }
+
+// answerOnFailure answers the waiting caller of a message the actor fails
+// on, then lets the panic go on to the supervisor: the message is lost, but
+// the publisher hears so at once instead of after askTimeout.
+func answerOnFailure(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+		defer func() {
+			if r := recover(); r != nil {
+				switch m := env.Message.(type) {
+				case *messages.Publish:
+					if m.Reply != nil {
+						m.Reply <- failedReply
+					}
+				case *spawnConnection:
+					m.Reply <- nil
+				}
+				panic(r)
+			}
+		}()
+		next(ctx, env)
+	}
+}
+
+// failedReply on a Publish's Reply says the message was lost to a failure.
+const failedReply = -1

@@ -1,13 +1,15 @@
 package actors_test
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/hyvve/gateway/actors"
 
 	"github.com/hyvve/gateway/supervision"
 )
@@ -22,11 +24,12 @@ func (h *harness) inject(kind supervision.Kind, target string, fault supervision
 }
 
 // publishLost publishes the message an actor is expected to fail on: it is
-// lost, so its recipients count never comes and the wait is cut short.
+// lost, and the publisher is told so at once.
 func (h *harness) publishLost(room string) {
-	ctx, cancel := context.WithTimeout(h.t.Context(), 200*time.Millisecond)
-	defer cancel()
-	_, _ = h.sys.Publish(ctx, room, "lost", nil)
+	h.t.Helper()
+	if _, err := h.sys.Publish(h.t.Context(), room, "lost", nil); !errors.Is(err, actors.ErrActorFailed) {
+		h.t.Fatalf("publish the actor failed on: %v, want ErrActorFailed", err)
+	}
 }
 
 // joinAll joins every client to room.

@@ -29,6 +29,10 @@ var ErrShuttingDown = errors.New("actors: gateway is shutting down")
 // ErrTimeout is returned when the tree did not answer within askTimeout.
 var ErrTimeout = errors.New("actors: no answer from the actor tree in time")
 
+// ErrActorFailed is returned when the actor handling a request failed on it
+// (the one message a failure may cost); the caller may retry.
+var ErrActorFailed = errors.New("actors: the actor handling this message failed on it; retry")
+
 // Deps are a System's collaborators.
 type Deps struct {
 	Logger     *slog.Logger
@@ -100,6 +104,10 @@ func (s *System) Accept(c *transport.Conn, claims *security.Claims) transport.Se
 	s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Reply: reply})
 	select {
 	case pid := <-reply:
+		if pid == nil { // the workspace failed on this very message
+			c.Refuse(messages.CodeServerShuttingDown)
+			return nil
+		}
 		return &session{root: s.d.root, pid: pid}
 	case <-time.After(askTimeout):
 		c.Refuse(messages.CodeServerShuttingDown)
@@ -174,6 +182,9 @@ func await(ctx context.Context, reply <-chan int) (int, error) {
 	defer t.Stop()
 	select {
 	case n := <-reply:
+		if n == failedReply {
+			return 0, ErrActorFailed
+		}
 		return n, nil
 	case <-ctx.Done():
 		return 0, ctx.Err()

@@ -38,10 +38,13 @@ func (q *outbound) Enqueue(frame []byte) bool {
 		q.signal()
 		return false
 	}
+	wasEmpty := len(q.frames) == 0
 	q.frames = append(q.frames, frame)
 	q.bytes += len(frame)
 	q.mu.Unlock()
-	q.signal()
+	if wasEmpty { // otherwise the write pump was already told and has not taken them yet
+		q.signal()
+	}
 	return true
 }
 

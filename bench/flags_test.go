@@ -1,0 +1,122 @@
+package bench
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseRunFlagsDefaultsAreTheTargets(t *testing.T) {
+	for _, tc := range []struct {
+		s                        Scenario
+		clients, rooms, messages int
+		rate                     float64
+	}{
+		{ScenarioFanout, 1000, 1, 500, 50},
+		{ScenarioRooms, 5000, 20, 500, 50},
+		{ScenarioBurst, 5000, 1, 1000, 0},
+		{ScenarioStorm, 9000, 1, 0, 0},
+		{ScenarioIdle, 9000, 1, 0, 0},
+		{ScenarioChaos, 1000, 10, 500, 50},
+	} {
+		c, err := ParseRunFlags(tc.s, nil, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.s, err)
+		}
+		if c.Clients != tc.clients || c.Rooms != tc.rooms || c.Messages != tc.messages || c.Rate != tc.rate {
+			t.Errorf("%s: got %d clients, %d rooms, %d messages at %g; want %d, %d, %d at %g",
+				tc.s, c.Clients, c.Rooms, c.Messages, c.Rate, tc.clients, tc.rooms, tc.messages, tc.rate)
+		}
+	}
+}
+
+func TestParseRunFlagsQuickKeepsExplicitFlags(t *testing.T) {
+	c, err := ParseRunFlags(ScenarioRooms, []string{"-quick", "-clients", "40"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Clients != 40 || c.Rooms != quickRooms || c.Messages != quickMessages || c.Hold != quickHold {
+		t.Errorf("got %d clients, %d rooms, %d messages, hold %s", c.Clients, c.Rooms, c.Messages, c.Hold)
+	}
+}
+
+func TestParseRunFlagsRejectsBadValuesClearly(t *testing.T) {
+	for _, tc := range []struct {
+		s    Scenario
+		args []string
+		want string
+	}{
+		{ScenarioFanout, []string{"-clients", "0"}, "-clients must be between 1"},
+		{ScenarioFanout, []string{"-clients", "10", "-rooms", "11"}, "-rooms must be between 1 and -clients (10)"},
+		{ScenarioFanout, []string{"-messages", "0"}, "-messages must be at least 1"},
+		{ScenarioFanout, []string{"-rate", "-1"}, "-rate must be between 0"},
+		{ScenarioFanout, []string{"-payload", "10"}, "-payload must be between 64"},
+		{ScenarioFanout, []string{"-timeout", "0s"}, "-timeout must be positive"},
+		{ScenarioFanout, []string{"-format", "xml"}, "-format must be table, json or both"},
+		{ScenarioFanout, []string{"-target", "http://10.0.0.1:8080"}, "not a loopback address"},
+		{ScenarioFanout, []string{"-target", "http://127.0.0.1"}, "want http://HOST:PORT"},
+		{ScenarioChaos, []string{"-admin-key", ""}, "-admin-key is required"},
+		{ScenarioFanout, []string{"extra"}, "unexpected arguments: extra"},
+		{ScenarioFanout, []string{"-nope"}, "flag provided but not defined"},
+	} {
+		_, err := ParseRunFlags(tc.s, tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %v: got %v, want an error containing %q", tc.s, tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestParseRunFlagsReportsEveryBadFlag(t *testing.T) {
+	_, err := ParseRunFlags(ScenarioFanout, []string{"-clients", "0", "-payload", "1", "-concurrency", "0"}, io.Discard)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"-clients", "-payload", "-concurrency"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestParseScenarioUnknown(t *testing.T) {
+	if _, err := ParseScenario("fan-out"); err == nil || !strings.Contains(err.Error(), "want one of") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestParseCompareFlags(t *testing.T) {
+	c, err := ParseCompareFlags([]string{"-repo", "..", "-scenarios", "fanout, idle", "-peers", "gateway,socketio", "-rounds", "2", "-timeout", "1m"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Scenarios) != 2 || c.Scenarios[1] != ScenarioIdle || len(c.Peers) != 2 || c.Peers[1] != PeerSocketIO ||
+		c.Rounds != 2 || c.Timeout != time.Minute {
+		t.Errorf("got %+v", c)
+	}
+	if !strings.HasSuffix(c.PlotCopy, "bench/latency.png") {
+		t.Errorf("PlotCopy = %q, want the README's copy", c.PlotCopy)
+	}
+	q, err := ParseCompareFlags([]string{"-repo", "..", "-quick"}, io.Discard)
+	if err != nil || q.PlotCopy != "" {
+		t.Errorf("-quick: PlotCopy %q, err %v; a smoke run must not replace the README's plot", q.PlotCopy, err)
+	}
+}
+
+func TestParseCompareFlagsRejectsBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-repo", "..", "-peers", "gateway,nginx"}, `unknown peer "nginx"`},
+		{[]string{"-repo", "..", "-scenarios", "soak"}, `unknown scenario "soak"`},
+		{[]string{"-repo", "..", "-rounds", "0"}, "-rounds must be between 1"},
+		{[]string{"-repo", "/nonexistent"}, "no go.mod there"},
+		{[]string{"-repo", "..", "-peers", ""}, "name at least one peer"},
+	} {
+		_, err := ParseCompareFlags(tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

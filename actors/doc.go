@@ -28,6 +28,13 @@
 //     encoded once, straight to each member's outbound queue
 //     (messages.Outbox), whose Enqueue never blocks.
 //   - ip limiter → connection: ConnectionAdmitted or ConnectionRefused.
+//   - cluster (NATS goroutine) → room: *cluster.Delivery, by Send only; the
+//     room fans it out and reports its count through Delivery.Reply. A room
+//     holds its cluster subscription from its first Started to Stopped.
+//
+// A message an actor fails on is lost (protoactor drops it); the
+// answerOnFailure middleware first answers its waiting caller, so a
+// publisher or a connecting client hears of it at once.
 //
 // No actor uses RequestFuture. Teardown is by lifecycle only: rooms and ip
 // limiters Watch the connections they hold and drop them on Terminated;

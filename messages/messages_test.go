@@ -1,0 +1,55 @@
+package messages
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestCloseReasons(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range AllCloseReasons() {
+		if r.String() == "unknown" || seen[r.String()] {
+			t.Errorf("reason %d: label %q missing or repeated", r, r.String())
+		}
+		seen[r.String()] = true
+		if c := r.Code(); c < 1000 || c > 4999 {
+			t.Errorf("%s: close code %d out of range", r, c)
+		}
+	}
+	tests := []struct {
+		r          CloseReason
+		code       int
+		disconnect bool
+	}{
+		{CloseServerShutdown, 1001, true},
+		{CloseMessageTooBig, 1009, false},
+		{CloseActorFailure, 1011, false},
+		{CloseSlowClient, 1013, false},
+		{CloseTokenExpired, 1008, true},
+		{CloseMalformed, 1002, false},
+		{CloseClientLeft, 1000, false},
+	}
+	for _, tt := range tests {
+		if tt.r.Code() != tt.code || tt.r.SendsDisconnect() != tt.disconnect {
+			t.Errorf("%s: code %d disconnect %v", tt.r, tt.r.Code(), tt.r.SendsDisconnect())
+		}
+	}
+	if CloseReason(200).String() != "unknown" || CloseReason(200).Code() != 1011 {
+		t.Error("out-of-range reason")
+	}
+}
+
+func TestErrorMatchesByCode(t *testing.T) {
+	cause := errors.New("signature is invalid")
+	err := fmt.Errorf("connect: %w", &Error{Code: CodeInvalidToken, Cause: cause})
+	if !errors.Is(err, NewError(CodeInvalidToken)) || errors.Is(err, NewError(CodeAuthRequired)) {
+		t.Fatal("errors.Is by code")
+	}
+	if !errors.Is(err, cause) {
+		t.Fatal("cause not unwrapped")
+	}
+	if got := NewError(CodeValidationFailed, "action: too long", "unknown field \"x\"").Error(); got != `VALIDATION_FAILED: action: too long; unknown field "x"` {
+		t.Fatalf("message %q", got)
+	}
+}

@@ -90,12 +90,13 @@ func (l *lazyChildren) idle(ctx actor.Context, m *messages.ChildIdle) {
 	ctx.Stop(c.pid)
 }
 
-// terminated handles a child's end; it reports false when who is not one of
-// these children. A child that had messages waiting is spawned anew.
-func (l *lazyChildren) terminated(ctx actor.Context, who *actor.PID) bool {
+// terminated handles a child's end and returns the raw name it served; ok
+// is false when who is not one of these children. A child that had messages
+// waiting is spawned anew.
+func (l *lazyChildren) terminated(ctx actor.Context, who *actor.PID) (raw string, ok bool) {
 	c := l.byID[who.Id]
 	if c == nil {
-		return false
+		return "", false
 	}
 	delete(l.byID, who.Id)
 	delete(l.byName, c.name)
@@ -111,7 +112,7 @@ func (l *lazyChildren) terminated(ctx actor.Context, who *actor.PID) bool {
 			ctx.Send(c.pid, msg)
 		}
 	}
-	return true
+	return c.raw, true
 }
 
 // forward sends a fault injection to the live child serving raw, or answers

@@ -45,6 +45,7 @@ type connectionActor struct {
 
 	reason    messages.CloseReason
 	reasonSet bool
+	stopping  bool // its children's Terminated then are part of its own stop
 
 	tokenGen    uint64
 	warnTimer   *time.Timer
@@ -74,7 +75,7 @@ func newConnectionProps(d *deps, c *transport.Conn, claims *security.Claims) *ac
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}}
 	}, actor.WithSupervisor(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindConnection, c.SID())...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindConnection, c.SID(), nil)...))
 }
 
 func (a *connectionActor) Receive(ctx actor.Context) {
@@ -86,6 +87,12 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		a.onStopped(ctx)
 	case *actor.Terminated:
+		if a.limiter != nil && m.Who.Id == a.limiter.Id && !a.stopping {
+			// Its restart budget ran out: events could no longer be answered.
+			a.log.Error("rate limiter stopped for good; closing its connection")
+			a.end(ctx, messages.CloseActorFailure)
+			return
+		}
 		a.onRoomTerminated(m.Who)
 	case *admitRetry:
 		if a.state == connPending {
@@ -161,6 +168,7 @@ func (a *connectionActor) end(ctx actor.Context, reason messages.CloseReason) {
 }
 
 func (a *connectionActor) onStopping() {
+	a.stopping = true
 	a.stopTokenTimers()
 	if a.admitTimer != nil {
 		a.admitTimer.Stop()

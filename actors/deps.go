@@ -38,10 +38,15 @@ type deps struct {
 }
 
 // middleware returns the receiver middleware of one actor of kind named name.
-func (d *deps) middleware(kind supervision.Kind, name string) []actor.ReceiverMiddleware {
+// For a lazily spawned child, handled counts the messages its parent routed
+// to it, counted before anything can fail on them (see lazyChildren).
+func (d *deps) middleware(kind supervision.Kind, name string, handled *uint64) []actor.ReceiverMiddleware {
 	mw := []actor.ReceiverMiddleware{supervision.RecoverTeardown(func(k supervision.Kind, r any) {
 		d.log.Error("panic during actor teardown recovered", "kind", k, "err", r)
 	}), answerOnFailure}
+	if handled != nil {
+		mw = append(mw, countRouted(handled))
+	}
 	if d.cfg.FaultInjection {
 		mw = append(mw, supervision.FaultMiddleware(kind, name))
 	}
@@ -99,3 +104,18 @@ func answerOnFailure(next actor.ReceiverFunc) actor.ReceiverFunc {
 
 // failedReply on a Publish's Reply says the message was lost to a failure.
 const failedReply = -1
+
+// countRouted counts the messages a parent routes to its lazy children
+// (lazyChildren.route), whether or not the child then fails on them, so a
+// lost message never holds back the child's idle stop.
+func countRouted(handled *uint64) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+			switch env.Message.(type) {
+			case *messages.JoinRoom, *messages.Publish, *spawnConnection, *admitConnection:
+				*handled++
+			}
+			next(ctx, env)
+		}
+	}
+}

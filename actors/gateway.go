@@ -27,7 +27,7 @@ func newGatewayProps(d *deps, ready chan<- struct{}) *actor.Props {
 		return g
 	}, actor.WithSupervisor(supervision.Strategy()),
 		actor.WithGuardian(supervision.GuardianStrategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindGateway, supervision.NameGateway)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindGateway, supervision.NameGateway, nil)...))
 }
 
 func (g *gatewayActor) Receive(ctx actor.Context) {

@@ -561,3 +561,15 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+func TestPongsDoNotKeepAnUnconnectedSocketOpen(t *testing.T) {
+	h := newHarness(t, func(o *options) {
+		o.transport.PingInterval = 30 * time.Millisecond
+		o.transport.PingTimeout = 30 * time.Millisecond
+	})
+	c := h.rawDial() // answers every ping, never sends CONNECT
+	c.expectClose(1002)
+	if h.metric("ws_disconnects_total", "reason", "handshake_timeout") != 1 {
+		t.Fatal("handshake timeout not counted")
+	}
+}

@@ -15,8 +15,10 @@ type admitConnection struct {
 }
 
 // ipSlots is the set of live connections an ip limiter admitted. It lives
-// outside the instance so a restarted limiter neither leaks nor frees twice:
-// its Watches stay registered with the connections.
+// outside the instance so a restarted limiter neither leaks nor frees twice
+// (its Watches stay registered with the connections), and in the ips parent
+// while any slot is held, so even a limiter stopped for good is followed by
+// one that knows every slot.
 type ipSlots struct {
 	childName string
 	admitted  map[string]struct{} // connection pid.Id
@@ -31,21 +33,25 @@ type ipLimiterActor struct {
 	max int
 }
 
-func newIPLimiterProps(d *deps, ip string) *actor.Props {
-	st := &ipSlots{childName: supervision.ChildName(supervision.PrefixIPLimiter, ip), admitted: map[string]struct{}{}}
+func newIPLimiterProps(d *deps, ip string, st *ipSlots) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &ipLimiterActor{ipSlots: st, max: d.cfg.MaxConnectionsPerIP} },
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPLimiter, ip)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPLimiter, ip, &st.handled)...))
 }
 
 func (l *ipLimiterActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		// A successor of a limiter that stopped for good watches the slots it
+		// inherits; one whose connection already ended gets Terminated at once.
+		for id := range l.admitted {
+			ctx.Watch(&actor.PID{Address: ctx.Self().Address, Id: id})
+		}
 	case *actor.Terminated:
 		if _, ok := l.admitted[m.Who.Id]; ok {
 			delete(l.admitted, m.Who.Id)
 			l.reportIdle(ctx)
 		}
 	case *admitConnection:
-		l.handled++
 		if _, ok := l.admitted[m.Conn.Id]; ok {
 			ctx.Send(m.Conn, &messages.ConnectionAdmitted{}) // a retry: the answer was lost
 			return
@@ -70,22 +76,35 @@ func (l *ipLimiterActor) reportIdle(ctx actor.Context) {
 // ipsActor parents the ip limiters, spawning one per IP on first use.
 type ipsActor struct {
 	limiters *lazyChildren
+	slots    map[string]*ipSlots // by IP, while its limiter lives or holds slots
 	deps     *deps
 }
 
 func newIPsProps(d *deps) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		a := &ipsActor{deps: d}
-		a.limiters = newLazyChildren(supervision.PrefixIPLimiter, func(ip string) *actor.Props { return newIPLimiterProps(d, ip) })
+		a := &ipsActor{deps: d, slots: map[string]*ipSlots{}}
+		a.limiters = newLazyChildren(supervision.PrefixIPLimiter, func(ip string) *actor.Props {
+			st := a.slots[ip]
+			if st == nil {
+				st = &ipSlots{childName: supervision.ChildName(supervision.PrefixIPLimiter, ip), admitted: map[string]struct{}{}}
+				a.slots[ip] = st
+			}
+			st.handled = 0 // a new child: its parent counts routed messages from 0
+			return newIPLimiterProps(d, ip, st)
+		})
 		return a
 	}, actor.WithSupervisor(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPs, supervision.NameIPs)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPs, supervision.NameIPs, nil)...))
 }
 
 func (a *ipsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Terminated:
-		a.limiters.terminated(ctx, m.Who)
+		if ip, ok := a.limiters.terminated(ctx, m.Who); ok {
+			if st := a.slots[ip]; st != nil && len(st.admitted) == 0 && a.limiters.get(ip) == nil {
+				delete(a.slots, ip)
+			}
+		}
 	case *admitConnection:
 		a.limiters.route(ctx, m.IP, m, true)
 	case *messages.ChildIdle:

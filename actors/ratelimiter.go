@@ -44,7 +44,7 @@ func newRateLimiterProps(d *deps, sid string) *actor.Props {
 	perMinute := float64(d.cfg.MaxMessagesPerMinute)
 	b := &bucket{tokens: perMinute, capacity: perMinute, perSec: perMinute / 60, last: time.Now()}
 	return actor.PropsFromProducer(func() actor.Actor { return &rateLimiterActor{b: b} },
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindRateLimiter, sid)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindRateLimiter, sid, nil)...))
 }
 
 func (l *rateLimiterActor) Receive(ctx actor.Context) {

@@ -48,7 +48,7 @@ type roomIdleTimeout struct{ gen uint64 }
 func newRoomProps(d *deps, name string) *actor.Props {
 	st := &roomState{name: name, childName: roomChildName(name), members: map[string]member{}}
 	return actor.PropsFromProducer(func() actor.Actor { return &roomActor{roomState: st, deps: d} },
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindRoom, name)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindRoom, name, &st.handled)...))
 }
 
 func (r *roomActor) Receive(ctx actor.Context) {
@@ -67,17 +67,19 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		r.remove(ctx, m.Who)
 	case *messages.JoinRoom:
-		r.handled++
 		r.onJoin(ctx, m)
 	case *messages.LeaveRoom:
 		r.onLeave(ctx, m)
 	case *messages.Publish:
-		r.handled++
 		r.onPublish(m)
+		if len(r.members) == 0 && r.timer == nil {
+			r.armIdle(ctx) // its last idle report may have been stale: report again
+		}
 	case *cluster.Delivery: // from another node; not routed by the parent
 		m.Reply(r.fanOut(m.Event, m.Data, nil))
 	case *roomIdleTimeout:
 		if m.gen == r.idleGen && len(r.members) == 0 {
+			r.timer = nil
 			ctx.Send(ctx.Parent(), &messages.ChildIdle{Name: r.childName, Handled: r.handled})
 		}
 	}

@@ -237,3 +237,42 @@ func TestSlowClientIsDroppedAndOthersKeepReceiving(t *testing.T) {
 	}
 	fast.expectEvent("after")
 }
+
+func TestInjectedPanicDoesNotHoldBackTheIdleStop(t *testing.T) {
+	h := newHarness(t, func(o *options) { o.actors.RoomIdleTimeout = 20 * time.Millisecond })
+	const room = "workspace:w:dashboard"
+	c := h.dial(token(t, "u", "w"))
+	joinAll(room, c)
+	h.inject(supervision.KindRoom, room, supervision.FaultPanic, 0)
+	h.publishLost(room) // routed to the room, lost to the panic
+	c.call("leave_room", map[string]any{"room": room})
+	h.eventually("the empty room stopped", func() bool { return h.metric("ws_rooms_active") == 1 })
+}
+
+func TestEmptyRoomStopsEvenAfterAStaleIdleReport(t *testing.T) {
+	h := newHarness(t, func(o *options) { o.actors.RoomIdleTimeout = time.Millisecond })
+	const room = "workspace:w:approvals"
+	c := h.dial(token(t, "u", "w"))
+	joinAll(room, c)
+	c.call("leave_room", map[string]any{"room": room})
+	// Publishes racing the room's idle reports make some of them stale.
+	for i := 0; i < 200; i++ {
+		_, _ = h.sys.Publish(t.Context(), room, "x", nil)
+	}
+	h.eventually("the empty room stopped", func() bool { return h.metric("ws_rooms_active") == 1 })
+}
+
+func TestRateLimiterOutOfBudgetClosesItsConnection(t *testing.T) {
+	h := newHarness(t, func(o *options) { o.actors.MaxMessagesPerMinute = 1000 })
+	c := h.dial(token(t, "u", "w"))
+	for i := 0; i <= 10; i++ { // a budget of 10 restarts a minute: the 11th failure stops it
+		if n := h.inject(supervision.KindRateLimiter, c.sid, supervision.FaultPanic, 0); n != 1 {
+			t.Fatalf("round %d: injected %d", i, n)
+		}
+		c.emit("state_sync", map[string]any{"state": i}, false)
+		want := float64(i + 1)
+		h.eventually("the limiter failed", func() bool { return h.metric("actor_failures_total", "kind", "ratelimiter") == want })
+	}
+	c.expectClose(websocket.CloseInternalServerErr)
+	h.eventually("connection uncounted", func() bool { return h.connections() == 0 })
+}

@@ -110,10 +110,24 @@ func (s *System) Accept(c *transport.Conn, claims *security.Claims) transport.Se
 		}
 		return &session{root: s.d.root, pid: pid}
 	case <-time.After(askTimeout):
-		c.Refuse(messages.CodeServerShuttingDown)
+		c.Refuse(messages.CodeServerBusy)
+		// The spawn may still happen: stop that actor as soon as it exists,
+		// so it never takes a per-IP slot or a gauge for a refused client.
+		go func() {
+			select {
+			case pid := <-reply:
+				if pid != nil {
+					s.d.root.Stop(pid)
+				}
+			case <-time.After(lateSpawnWait):
+			}
+		}()
 		return nil
 	}
 }
+
+// lateSpawnWait bounds how long a refused Accept watches for its late spawn.
+const lateSpawnWait = time.Minute
 
 // Publish broadcasts event to room, here and on every other node hosting
 // it, and returns how many members it was queued to. A room nobody joined

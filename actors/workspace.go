@@ -37,7 +37,7 @@ func newWorkspaceProps(d *deps, id string) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &workspaceActor{workspaceState: st, d: d, id: id, rooms: newRoomChildren(d)}
 	}, actor.WithSupervisor(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindWorkspace, id)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindWorkspace, id, &st.handled)...))
 }
 
 // newRoomChildren keeps rooms as lazy children and the rooms gauge with them.
@@ -54,16 +54,14 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 		w.rooms.terminated(ctx, m.Who) // a room, or else a connection: either way, maybe idle now
 		w.reportIdle(ctx)
 	case *spawnConnection:
-		w.handled++
 		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims), supervision.PrefixConnection+m.Conn.SID())
 	case *messages.JoinRoom:
-		w.handled++
 		w.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:
-		w.handled++
 		if !w.rooms.route(ctx, m.Room, m, false) && m.Reply != nil {
 			m.Reply <- 0
 		}
+		w.reportIdle(ctx) // an earlier report may have been stale
 	case *messages.ChildIdle:
 		w.rooms.idle(ctx, m)
 	case *supervision.InjectFault:
@@ -90,7 +88,7 @@ type usersActor struct {
 func newUsersProps(d *deps) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &usersActor{rooms: newRoomChildren(d)} },
 		actor.WithSupervisor(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindUsers, supervision.NameUsers)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindUsers, supervision.NameUsers, nil)...))
 }
 
 func (u *usersActor) Receive(ctx actor.Context) {

@@ -21,6 +21,7 @@ const (
 	CodeBinaryNotSupported  Code = "BINARY_NOT_SUPPORTED"
 	CodeInvalidNamespace    Code = "INVALID_NAMESPACE"
 	CodeServerShuttingDown  Code = "SERVER_SHUTTING_DOWN"
+	CodeServerBusy          Code = "SERVER_BUSY" // the actor tree did not take the client in time
 )
 
 // Error is a wire error: a contract code, and for VALIDATION_FAILED the details

@@ -40,6 +40,11 @@ type Conn struct {
 	// refused is set when a CONNECT_ERROR was sent: the read pump then only
 	// waits for the client to leave, up to the grace period.
 	refused atomic.Bool
+	// closing is set when the close frame was sent: the read pump only waits
+	// for the client's answer, up to closeGrace.
+	closing atomic.Bool
+	// accepted is set once the gateway took the client (session set).
+	accepted atomic.Bool
 	// skipAttachments counts the binary frames still to come for a refused
 	// binary packet; they are dropped without a second error. Read pump only.
 	skipAttachments int
@@ -120,6 +125,23 @@ func (c *Conn) finish(readReason messages.CloseReason) {
 	c.srv.metrics.disconnects.WithLabelValues(reason.String()).Inc()
 	if c.session != nil && !c.refused.Load() {
 		c.session.Closed(reason)
+	}
+}
+
+// onPong extends the read deadline of an accepted client. Before CONNECT
+// the handshake deadline holds however many pongs come, and after a
+// CONNECT_ERROR or the close frame only the grace set then counts.
+func (c *Conn) onPong() {
+	if c.session == nil || c.refused.Load() || c.closing.Load() {
+		return
+	}
+	c.extendDeadline()
+	// Refuse or writeClose may have run between the check and the extension:
+	// put their short deadline back.
+	if c.refused.Load() {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ConnectErrorGrace))
+	} else if c.closing.Load() {
+		_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
 	}
 }
 
@@ -216,7 +238,7 @@ func (c *Conn) handleFrame(frame []byte) (messages.CloseReason, bool) {
 	c.srv.metrics.framesReceived.Inc()
 	switch p.EIO {
 	case socketio.EIOPong:
-		c.extendDeadline()
+		c.onPong()
 		return 0, false
 	case socketio.EIOPing, socketio.EIONoop:
 		return 0, false
@@ -283,6 +305,7 @@ func (c *Conn) connect(auth json.RawMessage) {
 		return
 	}
 	c.session = c.srv.gateway.Accept(c, claims)
+	c.accepted.Store(c.session != nil)
 }
 
 // tokenFromAuth reads {"token": "…"} from a CONNECT payload. present is false
@@ -404,6 +427,7 @@ func (c *Conn) writePump() {
 func (c *Conn) writeClose(reason messages.CloseReason) {
 	deadline := time.Now().Add(c.srv.cfg.WriteTimeout)
 	msg := websocket.FormatCloseMessage(reason.Code(), reason.String())
+	c.closing.Store(true)
 	_ = c.ws.WriteControl(websocket.CloseMessage, msg, deadline)
 	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
 }

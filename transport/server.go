@@ -199,7 +199,11 @@ func (s *Server) CloseAll(reason messages.CloseReason) {
 	s.liveMu.Lock()
 	defer s.liveMu.Unlock()
 	for c := range s.live {
-		c.out.close(reason)
+		if c.accepted.Load() {
+			c.Close(reason) // its actor did not get to it: DISCONNECT first, as it would have
+		} else {
+			c.out.close(reason)
+		}
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -71,7 +70,7 @@ func newChaosDriver(r *runner) *chaosDriver {
 	return &chaosDriver{
 		r:         r,
 		http:      &http.Client{Timeout: faultRequestTimeout},
-		url:       strings.TrimSuffix(r.cfg.Target, "/") + "/debug/faults",
+		url:       r.cfg.PublishURL() + "/debug/faults",
 		rng:       rand.New(rand.NewPCG(uint64(r.cfg.Clients), uint64(r.cfg.Messages))),
 		nextProbe: r.cfg.Messages,
 	}

@@ -171,7 +171,7 @@ func measure(ctx context.Context, setup PeerSetup, cc CompareConfig, cfg Config,
 		return m
 	}
 	sleepCtx(ctx, peerSettle)
-	cfg.Target, cfg.ServerPID = peer.URL(), peer.PID
+	cfg.Target, cfg.ServerPIDs = peer.URL(), []int{peer.PID}
 	res, runErr := Run(ctx, cfg, os.Stderr)
 	if stopErr := peer.Stop(); stopErr != nil && runErr == nil {
 		runErr = stopErr

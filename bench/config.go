@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -85,26 +86,28 @@ const (
 
 // Config is one run of one scenario against one server.
 type Config struct {
-	Scenario     Scenario
-	Target       string        // base URL of the server, e.g. http://127.0.0.1:8080 (loopback only)
-	Clients      int           // subscribers (N)
-	Rooms        int           // rooms (R); client i joins room i mod R
-	Messages     int           // messages to publish (M)
-	Rate         float64       // messages per second (P); 0 publishes as fast as accepted
-	PayloadBytes int           // size of each message's data
-	Concurrency  int           // connection attempts in flight during the ramp
-	Publishers   int           // publish requests in flight
-	Hold         time.Duration // idle: how long the clients stay idle before memory is read
-	FaultRate    float64       // chaos: faults injected per second
-	Timeout      time.Duration // hard limit of the whole run
-	ServerPID    int           // the server's process id, for RSS and CPU; 0 skips them
-	JWTSecret    string        // HS256 secret the server verifies tokens with
-	PublishKey   string        // bearer key of POST /v1/publish
-	AdminKey     string        // bearer key of POST /debug/faults (chaos)
-	Quick        bool          // small sizes for a smoke run
-	Progress     bool          // progress bar on stderr
-	Format       string        // "table", "json" or "both"
-	PlotPath     string        // latency CDF PNG; empty writes none
+	Scenario      Scenario
+	Target        string        // base URL of the server, e.g. http://127.0.0.1:8080, or a comma-separated list of them (loopback only; see Targets)
+	PublishTarget string        // base URL publishes go to; empty: the first target
+	Clients       int           // subscribers (N)
+	Rooms         int           // rooms (R); client i joins room i mod R
+	Messages      int           // messages to publish (M)
+	Rate          float64       // messages per second (P); 0 publishes as fast as accepted
+	PayloadBytes  int           // size of each message's data
+	Concurrency   int           // connection attempts in flight during the ramp
+	Publishers    int           // publish requests in flight
+	Hold          time.Duration // idle: how long the clients stay idle before memory is read
+	FaultRate     float64       // chaos: faults injected per second
+	Timeout       time.Duration // hard limit of the whole run
+	ServerPIDs    []int         // the server processes (one per node), for RSS and CPU summed; none skips them
+	Probe         bool          // before publishing, wait until a probe publish counts every joined member (always on with several servers)
+	JWTSecret     string        // HS256 secret the server verifies tokens with
+	PublishKey    string        // bearer key of POST /v1/publish
+	AdminKey      string        // bearer key of POST /debug/faults (chaos)
+	Quick         bool          // small sizes for a smoke run
+	Progress      bool          // progress bar on stderr
+	Format        string        // "table", "json" or "both"
+	PlotPath      string        // latency CDF PNG; empty writes none
 }
 
 // Default secrets the tool uses when the caller gives none; compare starts
@@ -161,8 +164,17 @@ func (c *Config) Validate() error {
 	if _, err := ParseScenario(string(c.Scenario)); err != nil {
 		errs = append(errs, err)
 	}
-	if err := CheckLoopback(c.Target); err != nil {
+	targets, err := ParseTargets(c.Target)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("-target: %w", err))
+	}
+	if c.PublishTarget != "" {
+		if err := CheckLoopback(strings.TrimSpace(c.PublishTarget)); err != nil {
+			errs = append(errs, fmt.Errorf("-publish-target: %w", err))
+		}
+	}
+	if c.Scenario == ScenarioChaos && (len(targets) > 1 || c.PublishTarget != "") {
+		bad("scenario chaos takes a single -target and no -publish-target (faults are aimed at one server)")
 	}
 	if c.Clients < 1 || c.Clients > maxClients {
 		bad("-clients must be between 1 and %d (got %d)", maxClients, c.Clients)
@@ -200,8 +212,10 @@ func (c *Config) Validate() error {
 	if c.Timeout <= 0 || c.Timeout > maxTimeout {
 		bad("-timeout must be positive and at most %s (got %s)", maxTimeout, c.Timeout)
 	}
-	if c.ServerPID < 0 {
-		bad("-server-pid must be a process id (got %d)", c.ServerPID)
+	for _, pid := range c.ServerPIDs {
+		if pid <= 0 {
+			bad("-server-pid must be process ids (got %d)", pid)
+		}
 	}
 	if c.JWTSecret == "" {
 		bad("-jwt-secret must not be empty")

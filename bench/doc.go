@@ -15,6 +15,12 @@
 // stopped one measurement at a time in rotation, and reports medians and
 // ratios.
 //
+// A run may spread its subscribers over several nodes' base URLs (a
+// clustered gateway), publishing on one; it then waits until a probe
+// publish counts every subscriber before it measures. RunClusterComparison
+// measures the same fan-out on one gateway and on several clustered over
+// their embedded NATS servers, alternately, and reports the p99 ratio.
+//
 // Every run is bounded in count and time and refuses targets that are not
 // loopback addresses. The command is cmd/gateway-bench.
 package bench

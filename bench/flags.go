@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -22,7 +23,9 @@ func ParseRunFlags(s Scenario, args []string, usage io.Writer) (Config, error) {
 	c := DefaultConfig(s, false)
 	fs := flag.NewFlagSet("gateway-bench "+string(s), flag.ContinueOnError)
 	fs.SetOutput(usage)
-	fs.StringVar(&c.Target, "target", c.Target, "base URL of the server (loopback addresses only)")
+	fs.StringVar(&c.Target, "target", c.Target, "base URL of the server, or a comma-separated list of nodes' base URLs to spread the subscribers over round-robin (loopback addresses only)")
+	fs.StringVar(&c.PublishTarget, "publish-target", c.PublishTarget, "base URL publishes go to (default: the first -target)")
+	fs.BoolVar(&c.Probe, "probe", c.Probe, "before publishing, publish probes until every room's recipients count matches its joined members (always on with several targets or a -publish-target)")
 	fs.IntVar(&c.Clients, "clients", c.Clients, "subscribers to connect (N)")
 	fs.IntVar(&c.Rooms, "rooms", c.Rooms, "rooms (R); client i joins room i mod R")
 	fs.IntVar(&c.Messages, "messages", c.Messages, "messages to publish (M)")
@@ -33,7 +36,7 @@ func ParseRunFlags(s Scenario, args []string, usage io.Writer) (Config, error) {
 	fs.DurationVar(&c.Hold, "hold", c.Hold, "idle: how long the clients stay idle before the server's memory is read")
 	fs.Float64Var(&c.FaultRate, "fault-rate", c.FaultRate, "chaos: faults injected per second, alternating room and connection")
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "hard limit of the whole run")
-	fs.IntVar(&c.ServerPID, "server-pid", c.ServerPID, "the server's PID, to read its RSS and CPU time from /proc (0: skip)")
+	fs.Var((*pidList)(&c.ServerPIDs), "server-pid", "the server's PID, or a comma-separated list of the nodes' PIDs, to read RSS and CPU time (summed) from /proc (0 or none: skip)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HS256 secret the server verifies tokens with (its JWT_SECRET)")
 	fs.StringVar(&c.PublishKey, "publish-key", c.PublishKey, "the server's PUBLISH_API_KEY")
 	fs.StringVar(&c.AdminKey, "admin-key", c.AdminKey, "the server's ADMIN_API_KEY (chaos)")
@@ -54,6 +57,38 @@ func ParseRunFlags(s Scenario, args []string, usage io.Writer) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// pidList is the value of -server-pid: PID[,PID…]; "0" or "" is none.
+type pidList []int
+
+// String returns the PIDs comma-separated.
+func (p *pidList) String() string {
+	if p == nil {
+		return ""
+	}
+	s := make([]string, len(*p))
+	for i, pid := range *p {
+		s[i] = strconv.Itoa(pid)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set parses PID[,PID…], replacing any earlier value.
+func (p *pidList) Set(v string) error {
+	var out []int
+	for _, f := range splitComma(v) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			return fmt.Errorf("%q is not a process id", f)
+		}
+		if pid == 0 && len(splitComma(v)) == 1 {
+			break // the single-server habit: 0 means skip
+		}
+		out = append(out, pid)
+	}
+	*p = out
+	return nil
 }
 
 // applyQuick replaces the sizes the caller did not set with the quick ones.

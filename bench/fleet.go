@@ -32,6 +32,7 @@ const (
 type fleet struct {
 	cfg       Config
 	clock     Clock
+	targets   []string // base URLs the members are spread over
 	members   []*member
 	rooms     [][]*member // members that joined, by room
 	reconnect bool
@@ -47,18 +48,31 @@ type fleet struct {
 // the run can publish (regular messages and probes), for duplicate
 // detection and first-delivery times.
 func newFleet(cfg Config, clock Clock, seqs int, reconnect bool, errs *errorLog) (*fleet, error) {
-	u, err := url.Parse(cfg.Target)
+	targets, err := ParseTargets(cfg.Target)
 	if err != nil {
 		return nil, err
 	}
-	ip := net.ParseIP(u.Hostname())
-	dials := sourceDialers(cfg.Clients, ip == nil || ip.To4() != nil)
-	dialers := make([]*websocket.Dialer, len(dials))
-	for i, d := range dials {
-		dialers[i] = NewDialer(d)
+	// Each target gets its own dialers: a source address per 10,000 of
+	// its connections (an IPv4 target), or one plain dialer (::1).
+	spread := spreadTargets(cfg.Clients, cfg.Rooms, len(targets))
+	perTarget := make([]int, len(targets))
+	for _, t := range spread {
+		perTarget[t]++
+	}
+	dialers := make([][]*websocket.Dialer, len(targets))
+	for t, target := range targets {
+		u, err := url.Parse(target)
+		if err != nil {
+			return nil, err
+		}
+		ip := net.ParseIP(u.Hostname())
+		for _, d := range sourceDialers(perTarget[t], ip == nil || ip.To4() != nil) {
+			dialers[t] = append(dialers[t], NewDialer(d))
+		}
 	}
 	f := &fleet{
 		cfg: cfg, clock: clock, reconnect: reconnect, errs: errs,
+		targets:   targets,
 		members:   make([]*member, cfg.Clients),
 		rooms:     make([][]*member, cfg.Rooms),
 		firstRecv: make([]atomic.Int64, seqs),
@@ -66,15 +80,18 @@ func newFleet(cfg Config, clock Clock, seqs int, reconnect bool, errs *errorLog)
 	secret := []byte(cfg.JWTSecret)
 	exp := time.Now().Add(tokenTTL)
 	words := (seqs + 63) / 64
+	nth := make([]int, len(targets)) // members dealt to each target so far
 	for i := range f.members {
-		r := i % cfg.Rooms
+		r, t := i%cfg.Rooms, spread[i]
 		tok, err := security.MintHS256(secret, security.Claims{
 			Subject: fmt.Sprintf("u%d", i), WorkspaceID: workspaceOf(r), Role: security.RoleMember, ExpiresAt: exp,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("bench: minting tokens: %w", err)
 		}
-		f.members[i] = &member{idx: i, room: r, token: tok, dialer: dialers[i%len(dialers)], seen: make([]uint64, words)}
+		f.members[i] = &member{idx: i, room: r, target: t, token: tok,
+			dialer: dialers[t][nth[t]%len(dialers[t])], seen: make([]uint64, words)}
+		nth[t]++
 	}
 	return f, nil
 }
@@ -165,7 +182,7 @@ func (f *fleet) reconnectMember(ctx context.Context, m *member) (*Client, error)
 func (f *fleet) dialAndJoin(ctx context.Context, m *member) (*Client, error) {
 	actx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	c, err := Connect(actx, m.dialer, f.cfg.Target, m.token)
+	c, err := Connect(actx, m.dialer, f.targets[m.target], m.token)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 type member struct {
 	idx    int
 	room   int
+	target int // index of the base URL it connects to (fleet.targets)
 	token  string
 	dialer *websocket.Dialer
 

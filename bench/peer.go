@@ -74,7 +74,8 @@ func gatewayEnvNames() []string {
 		"PUBLISH_API_KEY", "ADMIN_API_KEY", "FAULT_INJECTION", "PING_INTERVAL", "PING_TIMEOUT", "MAX_CONNECTIONS_PER_IP",
 		"MAX_MESSAGES_PER_MINUTE", "MAX_MESSAGE_BYTES", "OUTBOUND_QUEUE_BYTES", "ALLOWED_ORIGINS", "TRUSTED_PROXIES",
 		"ROOM_IDLE_TIMEOUT", "TOKEN_EXPIRY_WARNING", "SHUTDOWN_TIMEOUT", "RBAC_POLICY_FILE", "ACTION_WEBHOOK_URL",
-		"ACTION_WEBHOOK_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT"}
+		"ACTION_WEBHOOK_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", "NATS_URL", "NATS_LISTEN", "NATS_CLUSTER_LISTEN", "NATS_ROUTES",
+		"NODE_ID", "NATS_REQUIRED_FOR_READY", "NATS_RECIPIENTS_WAIT"}
 }
 
 // PeerSetup is where the peers come from and the secrets they are given.
@@ -123,9 +124,10 @@ func BuildPeers(ctx context.Context, s PeerSetup, kinds []PeerKind, log io.Write
 
 // Peer is one running server process that compare started.
 type Peer struct {
-	Kind PeerKind
-	Addr string // HOST:PORT it listens on
-	PID  int
+	Kind  PeerKind
+	Addr  string // HOST:PORT it listens on
+	PID   int
+	Route string // a clustered gateway's NATS route URL (nats-route://HOST:PORT); else empty
 
 	cmd    *exec.Cmd
 	exited chan error
@@ -138,6 +140,12 @@ func (p *Peer) URL() string { return "http://" + p.Addr }
 // serves. Its stderr and stdout go to logPath. faults enables the gateway's
 // fault injection.
 func StartPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, faults bool) (*Peer, error) {
+	return startPeer(ctx, s, k, logPath, faults, nil)
+}
+
+// startPeer is StartPeer with extra environment for the gateway (its
+// cluster settings).
+func startPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, faults bool, extraEnv []string) (*Peer, error) {
 	var cmd *exec.Cmd
 	switch k {
 	case PeerGateway:
@@ -149,6 +157,7 @@ func StartPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, fau
 		if faults {
 			cmd.Env = append(cmd.Env, "FAULT_INJECTION=1", "ADMIN_API_KEY="+s.AdminKey)
 		}
+		cmd.Env = append(cmd.Env, extraEnv...)
 	case PeerFloorVectored, PeerFloorSingle:
 		mode := strings.TrimPrefix(string(k), "floor-")
 		cmd = exec.Command(filepath.Join(s.BinDir, rawFloorBinaryName), "-addr", "127.0.0.1:0", "-mode", mode)
@@ -167,6 +176,8 @@ func StartPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, fau
 		return nil, err
 	}
 	cmd.Stdout = logFile
+	// Should this tool die without stopping its peers, the kernel kills them.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		logFile.Close()
@@ -177,14 +188,15 @@ func StartPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, fau
 		return nil, fmt.Errorf("bench: starting %s: %w", k, err)
 	}
 	p := &Peer{Kind: k, PID: cmd.Process.Pid, cmd: cmd, exited: make(chan error, 1)}
-	addr := make(chan string, 1)
+	ready := make(chan listening, 1)
 	go func() {
-		copyUntilListening(stderr, logFile, addr)
+		copyUntilListening(stderr, logFile, ready)
 		p.exited <- cmd.Wait()
 		logFile.Close()
 	}()
 	select {
-	case p.Addr = <-addr:
+	case l := <-ready:
+		p.Addr, p.Route = l.addr, l.route
 		return p, nil
 	case err := <-p.exited:
 		p.exited <- err
@@ -196,12 +208,18 @@ func StartPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, fau
 	return nil, fmt.Errorf("bench: %s did not say it was listening within %s; see %s", k, peerStartTimeout, logPath)
 }
 
+// listening is what a peer said when it started serving: its address and,
+// for a clustered gateway, its NATS route URL (logged just before).
+type listening struct{ addr, route string }
+
 // copyUntilListening copies the peer's stderr to the log, sending the
-// address of its first `{"msg":"… listening","addr":"…"}` line.
-func copyUntilListening(r io.Reader, log io.Writer, addr chan<- string) {
+// address of its first `{"msg":"… listening","addr":"…"}` line, with the
+// nats_route_url of a `{"msg":"cluster enabled",…}` line seen before it.
+func copyUntilListening(r io.Reader, log io.Writer, ready chan<- listening) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	found := false
+	var route string
 	for sc.Scan() {
 		line := sc.Bytes()
 		_, _ = log.Write(append(line, '\n'))
@@ -209,12 +227,19 @@ func copyUntilListening(r io.Reader, log io.Writer, addr chan<- string) {
 			continue
 		}
 		var l struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
+			Msg   string `json:"msg"`
+			Addr  string `json:"addr"`
+			Route string `json:"nats_route_url"`
 		}
-		if json.Unmarshal(line, &l) == nil && l.Addr != "" && strings.HasSuffix(l.Msg, listeningMessageTail) {
+		if json.Unmarshal(line, &l) != nil {
+			continue
+		}
+		if l.Route != "" {
+			route = l.Route
+		}
+		if l.Addr != "" && strings.HasSuffix(l.Msg, listeningMessageTail) {
 			found = true
-			addr <- l.Addr
+			ready <- listening{addr: l.Addr, route: route}
 		}
 	}
 	_, _ = io.Copy(log, r)

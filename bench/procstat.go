@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -59,6 +60,54 @@ func ReadProc(pid int) (ProcSample, error) {
 	return s, nil
 }
 
+// ReadMachineCPU returns the busy CPU time of the whole machine since boot,
+// in seconds: user, nice, system, irq, softirq and steal of /proc/stat's
+// first line (guest time is already inside user).
+func ReadMachineCPU() (float64, error) {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, fmt.Errorf("bench: %w", err)
+	}
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, errors.New("bench: unreadable /proc/stat")
+	}
+	var busy int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system (idle iowait) irq softirq steal
+		n, err := strconv.ParseInt(string(f[i]), 10, 64)
+		if err != nil {
+			return 0, errors.New("bench: bad number in /proc/stat")
+		}
+		busy += n
+	}
+	return float64(busy) / userHZ, nil
+}
+
+// machineMeter measures the CPU time other processes spent while a run
+// was on: the machine's busy time less this process's and the servers'.
+type machineMeter struct {
+	machine, self float64
+	ok            bool
+}
+
+// startMachineMeter reads the machine's and this process's CPU time.
+func startMachineMeter() machineMeter {
+	m, err1 := ReadMachineCPU()
+	s, err2 := ReadProc(os.Getpid())
+	return machineMeter{machine: m, self: s.CPUSeconds, ok: err1 == nil && err2 == nil}
+}
+
+// others returns the CPU seconds spent since start by every process but
+// this one, less serverCPU (the servers' share over the same time).
+func (m machineMeter) others(serverCPU float64) (float64, bool) {
+	now := startMachineMeter()
+	if !m.ok || !now.ok {
+		return 0, false
+	}
+	return max(0, (now.machine-m.machine)-(now.self-m.self)-serverCPU), true
+}
+
 // readSyscw reads the write system call count from /proc/PID/io, which
 // only the process's owner (or root) may read; 0 when it cannot.
 func readSyscw(pid int) int64 {
@@ -84,27 +133,40 @@ func kbField(line []byte) int64 {
 	return n
 }
 
-// procReading is a ProcSample that may be missing (no PID, or the process
-// is gone).
+// procReading is a ProcSample that may be missing (no PID, or a process
+// is gone). With several server processes it is their sum, and nodes holds
+// each one's reading in PID order.
 type procReading struct {
 	ProcSample
-	ok bool
+	nodes []ProcSample
+	ok    bool
 }
 
-// serverProbe reads the server process's /proc entries when a PID is known.
+// serverProbe reads the server processes' /proc entries when PIDs are known.
 type serverProbe struct {
-	pid  int
+	pids []int
 	errs *errorLog
 }
 
+// sample reads every server process and sums them: RSS, peak (the sum of
+// each process's own peak), CPU time and write calls.
 func (p serverProbe) sample() procReading {
-	if p.pid == 0 {
+	if len(p.pids) == 0 {
 		return procReading{}
 	}
-	s, err := ReadProc(p.pid)
-	if err != nil {
-		p.errs.add("server stats", err)
-		return procReading{}
+	var r procReading
+	for _, pid := range p.pids {
+		s, err := ReadProc(pid)
+		if err != nil {
+			p.errs.add("server stats", err)
+			return procReading{}
+		}
+		r.RSSKB += s.RSSKB
+		r.HWMKB += s.HWMKB
+		r.CPUSeconds += s.CPUSeconds
+		r.WriteCalls += s.WriteCalls
+		r.nodes = append(r.nodes, s)
 	}
-	return procReading{ProcSample: s, ok: true}
+	r.ok = true
+	return r
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +36,7 @@ type outcome struct {
 	done       int64 // Clock time the answer arrived
 	status     int   // HTTP status; 0 on a transport error
 	recipients int   // from a 200 answer
+	partial    bool  // the answer said partial: a node's count did not arrive in time
 	err        string
 }
 
@@ -53,12 +53,18 @@ func newPublisher(cfg Config, clock Clock, conns int) *publisher {
 	}
 	return &publisher{
 		http:  &http.Client{Transport: tr, Timeout: publishTimeout},
-		url:   strings.TrimSuffix(cfg.Target, "/") + "/v1/publish",
+		url:   cfg.PublishURL() + "/v1/publish",
 		key:   cfg.PublishKey,
 		clock: clock,
 		size:  cfg.PayloadBytes,
 		bufs:  sync.Pool{New: func() any { return new(bytes.Buffer) }},
 	}
+}
+
+// publishAnswer is the body of a 200 answer to POST /v1/publish.
+type publishAnswer struct {
+	Recipients int  `json:"recipients"`
+	Partial    bool `json:"partial"` // a clustered gateway missed a node's count
 }
 
 // publish sends message seq to room r.
@@ -94,13 +100,11 @@ func (p *publisher) publish(ctx context.Context, seq, r int) outcome {
 		o.err = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(ans))
 		return o
 	}
-	var a struct {
-		Recipients int `json:"recipients"`
-	}
+	var a publishAnswer
 	if err := json.Unmarshal(ans, &a); err != nil {
 		o.err = "bad publish answer: " + clip(ans)
 	}
-	o.recipients = a.Recipients
+	o.recipients, o.partial = a.Recipients, a.Partial
 	return o
 }
 

@@ -16,16 +16,28 @@ func WriteTable(w io.Writer, res *Result) error {
 		title += " on " + res.Peer
 	}
 	row("scenario", "%s (%s)", title, res.Target)
+	if len(res.Targets) > 1 || res.PublishTarget != "" {
+		row("servers", "subscribers spread over %d, publishing on %s", len(res.Targets), res.PublishTarget)
+	}
 	row("workload", "%d clients, %d rooms, %d messages at %s, %d-byte payload",
 		res.Clients, res.Rooms, res.Messages, rateText(res.Rate), res.PayloadBytes)
 	row("connections", "%d made, %d failed in %.2fs (%.0f conns/s)", res.Connected, res.ConnectFailed, res.ConnectSeconds, res.ConnsPerSecond)
 	row("connect+join", "%s", latencyText(res.ConnectLatency))
+	if res.ConvergeProbes > 0 {
+		row("converged", "%.2fs until probes counted every member (%d probes)", res.ConvergeSeconds, res.ConvergeProbes)
+	}
 	if res.Messages > 0 {
 		row("published", "%d accepted, %d failed in %.2fs (%.1f msg/s)", res.Published, res.PublishFailed, res.PublishSeconds, res.PublishRate)
+		if res.PublishPartial > 0 {
+			row("partial", "%d accepted publishes answered partial (a node's recipients count did not arrive in time)", res.PublishPartial)
+		}
 		row("publish request", "%s", latencyText(res.PublishLatency))
 		row("deliveries", "%d expected, %d received, %d lost (%.3f%%), %d duplicates; server said %d recipients",
 			res.Expected, res.Received, res.Lost, res.LossPercent, res.Duplicates, res.ServerRecipients)
 		row("latency", "%s", latencyText(res.Latency))
+		for _, t := range res.PerTarget {
+			row("  via "+t.Target, "%d/%d subscribers; %s", t.Connected, t.Clients, latencyText(t.Latency))
+		}
 		row("throughput", "%.0f deliveries/s", res.DeliveriesPerSec)
 	}
 	row("disconnects", "%d during the run", res.Disconnects)
@@ -33,6 +45,13 @@ func WriteTable(w io.Writer, res *Result) error {
 		row("server RSS", "start %.1f MB, connected %.1f MB, end %.1f MB, peak %.1f MB", s.RSSStartMB, s.RSSConnectedMB, s.RSSEndMB, s.PeakRSSMB)
 		row("RSS per conn", "%.1f KB", s.RSSPerConnKB)
 		row("server CPU", "%.2f s (publishing %.2f s)", s.CPUSeconds, s.CPUPublishSecs)
+		if s.OtherCPUSeconds != nil {
+			row("other CPU", "%.2f s by other processes and kernel threads during the run", *s.OtherCPUSeconds)
+		}
+		for i, n := range s.Nodes {
+			row(fmt.Sprintf("  node %d", i+1), "pid %d: RSS connected %.1f MB, peak %.1f MB; CPU %.2f s (publishing %.2f s)",
+				n.PID, n.RSSConnectedMB, n.PeakRSSMB, n.CPUSeconds, n.CPUPublishSecs)
+		}
 		if s.WritesPublish > 0 && res.Received > 0 {
 			row("server writes", "%d write calls while publishing (%.2f deliveries per write)", s.WritesPublish, float64(res.Received)/float64(s.WritesPublish))
 		}

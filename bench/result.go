@@ -5,8 +5,13 @@ package bench
 type Result struct {
 	Scenario Scenario `json:"scenario"`
 	Target   string   `json:"target"`
-	Peer     string   `json:"peer,omitempty"`  // compare: which server
-	Round    int      `json:"round,omitempty"` // compare: 1-based round
+	// Targets lists the base URLs the subscribers were spread over and
+	// PublishTarget where publishes went, when the run had several
+	// servers (or a -publish-target); single-server results omit both.
+	Targets       []string `json:"targets,omitempty"`
+	PublishTarget string   `json:"publish_target,omitempty"`
+	Peer          string   `json:"peer,omitempty"`  // compare: which server
+	Round         int      `json:"round,omitempty"` // compare: 1-based round
 
 	Clients      int     `json:"clients"`
 	Rooms        int     `json:"rooms"`
@@ -24,6 +29,7 @@ type Result struct {
 
 	// Publishing: requests answered 200, failed, and the achieved rate.
 	Published      int            `json:"published"`
+	PublishPartial int            `json:"publish_partial,omitempty"` // of those, answers that said partial (a cluster node's count missing)
 	PublishFailed  int            `json:"publish_failed"`
 	PublishSeconds float64        `json:"publish_seconds"`
 	PublishRate    float64        `json:"publish_rate"`
@@ -41,6 +47,15 @@ type Result struct {
 	Latency          LatencySummary `json:"latency"`
 	DeliveriesPerSec float64        `json:"deliveries_per_second"`
 	Disconnects      int            `json:"disconnects"` // connections lost during the run (chaos: untargeted only)
+	// PerTarget splits the subscribers and their delivery latency by the
+	// base URL they connected to, when there were several.
+	PerTarget []TargetStats `json:"per_target,omitempty"`
+
+	// Convergence: with several servers (or -probe), how long the probe
+	// publishes took until every room's answer counted all its joined
+	// members, and how many were sent.
+	ConvergeSeconds float64 `json:"converge_seconds,omitempty"`
+	ConvergeProbes  int     `json:"converge_probes,omitempty"`
 
 	Server *ServerStats `json:"server,omitempty"`
 	Chaos  *ChaosStats  `json:"chaos,omitempty"`
@@ -53,10 +68,21 @@ type Result struct {
 	CDF []float64 `json:"-"`
 }
 
+// TargetStats is the share of one base URL (node) in a run with several.
+type TargetStats struct {
+	Target    string         `json:"target"`
+	Clients   int            `json:"clients"`   // subscribers dealt to it
+	Connected int            `json:"connected"` // of those, joined on the first attempt
+	Latency   LatencySummary `json:"latency"`   // their deliveries (first copies)
+}
+
 // ServerStats is the server process's memory and CPU during the run, read
-// from /proc/PID.
+// from /proc/PID. With several server processes (nodes) every figure is
+// their sum (the peak is the sum of each node's own peak), and Nodes has
+// each one's.
 type ServerStats struct {
-	PID            int     `json:"pid"`
+	PID            int     `json:"pid"`              // the first server process
+	PIDs           []int   `json:"pids,omitempty"`   // every one, when several
 	RSSStartMB     float64 `json:"rss_start_mb"`     // before the first connection
 	RSSConnectedMB float64 `json:"rss_connected_mb"` // all connected (idle: after -hold)
 	RSSEndMB       float64 `json:"rss_end_mb"`
@@ -64,10 +90,28 @@ type ServerStats struct {
 	RSSPerConnKB   float64 `json:"rss_per_conn_kb"`
 	CPUSeconds     float64 `json:"cpu_seconds"`         // the whole run
 	CPUPublishSecs float64 `json:"cpu_publish_seconds"` // publishing and draining
+	// OtherCPUSeconds is the CPU time every other process (and the
+	// kernel's own threads, some of it loopback work for this run) spent
+	// during the run: the machine's busy time less this tool's and the
+	// servers'. A large value means the measurement shared the machine.
+	OtherCPUSeconds *float64 `json:"other_cpu_seconds,omitempty"`
 	// WritesPublish is the server's write system calls while publishing
 	// and draining (/proc/PID/io syscw), which shows how many frames each
 	// write carries.
 	WritesPublish int64 `json:"writes_publish"`
+
+	Nodes []NodeStats `json:"nodes,omitempty"` // per server process, when several
+}
+
+// NodeStats is one server process's share of ServerStats.
+type NodeStats struct {
+	PID            int     `json:"pid"`
+	RSSStartMB     float64 `json:"rss_start_mb"`
+	RSSConnectedMB float64 `json:"rss_connected_mb"`
+	RSSEndMB       float64 `json:"rss_end_mb"`
+	PeakRSSMB      float64 `json:"peak_rss_mb"`
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	CPUPublishSecs float64 `json:"cpu_publish_seconds"`
 }
 
 // ChaosStats is what the chaos scenario measured beyond a fan-out run.

@@ -68,11 +68,15 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		Scenario: cfg.Scenario, Target: cfg.Target, Clients: cfg.Clients, Rooms: cfg.Rooms,
 		Messages: cfg.Messages, Rate: cfg.Rate, PayloadBytes: cfg.PayloadBytes,
 	}
+	if targets := cfg.Targets(); len(targets) > 1 || cfg.PublishTarget != "" {
+		res.Targets, res.PublishTarget = targets, cfg.PublishURL()
+	}
 	if !cfg.Scenario.publishes() {
 		res.Messages, res.Rate = 0, 0
 	}
-	r.server = serverProbe{pid: cfg.ServerPID, errs: r.errs}
+	r.server = serverProbe{pids: cfg.ServerPIDs, errs: r.errs}
 	before := r.server.sample()
+	meter := startMachineMeter()
 
 	seqs := 0
 	if cfg.Scenario.publishes() {
@@ -96,12 +100,17 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if cfg.Scenario == ScenarioIdle {
 		sleepCtx(ctx, cfg.Hold)
 	}
+	if cfg.Scenario.publishes() {
+		r.pub = newPublisher(cfg, r.clock, cfg.Publishers+2)
+		if cfg.Probe || cfg.multiNode() {
+			r.converge(ctx, res)
+		}
+	}
 	connected := r.server.sample()
 
 	var afterChaos procReading
 	if cfg.Scenario.publishes() {
 		r.outcomes = make([]outcome, seqs)
-		r.pub = newPublisher(cfg, r.clock, cfg.Publishers+2)
 		cpu0 := r.server.sample()
 		r.publishPhase(ctx)
 		r.drain(ctx)
@@ -109,6 +118,12 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if before.ok && afterDrain.ok {
 			res.Server = &ServerStats{CPUPublishSecs: afterDrain.CPUSeconds - cpu0.CPUSeconds,
 				WritesPublish: afterDrain.WriteCalls - cpu0.WriteCalls}
+			if len(cfg.ServerPIDs) > 1 {
+				res.Server.Nodes = make([]NodeStats, len(cfg.ServerPIDs))
+				for i := range res.Server.Nodes {
+					res.Server.Nodes[i].CPUPublishSecs = afterDrain.nodes[i].CPUSeconds - cpu0.nodes[i].CPUSeconds
+				}
+			}
 		}
 		if r.chaos != nil {
 			sleepCtx(ctx, chaosSettle)
@@ -129,11 +144,27 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			res.Server = &ServerStats{}
 		}
 		s := res.Server
-		s.PID = cfg.ServerPID
+		s.PID = cfg.ServerPIDs[0]
 		s.RSSStartMB, s.RSSConnectedMB, s.RSSEndMB = mb(before.RSSKB), mb(connected.RSSKB), mb(end.RSSKB)
 		s.PeakRSSMB = mb(end.HWMKB)
 		s.RSSPerConnKB = float64(connected.RSSKB-before.RSSKB) / float64(res.Connected)
 		s.CPUSeconds = end.CPUSeconds - before.CPUSeconds
+		if other, ok := meter.others(s.CPUSeconds); ok {
+			s.OtherCPUSeconds = &other
+		}
+		if len(cfg.ServerPIDs) > 1 {
+			s.PIDs = cfg.ServerPIDs
+			if s.Nodes == nil {
+				s.Nodes = make([]NodeStats, len(cfg.ServerPIDs))
+			}
+			for i := range s.Nodes {
+				n := &s.Nodes[i]
+				n.PID = cfg.ServerPIDs[i]
+				n.RSSStartMB, n.RSSConnectedMB, n.RSSEndMB = mb(before.nodes[i].RSSKB), mb(connected.nodes[i].RSSKB), mb(end.nodes[i].RSSKB)
+				n.PeakRSSMB = mb(end.nodes[i].HWMKB)
+				n.CPUSeconds = end.nodes[i].CPUSeconds - before.nodes[i].CPUSeconds
+			}
+		}
 	}
 	res.DurationSeconds = time.Since(start).Seconds()
 	res.Errors = r.errs.list()
@@ -158,6 +189,23 @@ func (r *runner) connect(ctx context.Context, res *Result) {
 	res.ConnectLatency = Summarize(lat)
 	if res.ConnectSeconds > 0 {
 		res.ConnsPerSecond = float64(res.Connected) / res.ConnectSeconds
+	}
+}
+
+// converge waits until a probe publish to each room counts every member
+// that joined it (see converge), and records how long that took.
+func (r *runner) converge(ctx context.Context, res *Result) {
+	want := make([]int, len(r.fleet.rooms))
+	for i, ms := range r.fleet.rooms {
+		want[i] = len(ms)
+	}
+	bar := startProgress(r.progressW, r.cfg.Progress, "converge", 1, nil)
+	c := converge(ctx, r.pub, want, probeTimeout)
+	bar.add(1)
+	bar.finish()
+	res.ConvergeSeconds, res.ConvergeProbes = c.seconds, c.probes
+	if c.err != nil {
+		r.errs.add("converge", c.err)
 	}
 }
 
@@ -240,6 +288,9 @@ func (r *runner) collect(res *Result) {
 	}
 	res.Latency = Summarize(all)
 	res.CDF = quantiles(all)
+	if len(r.fleet.targets) > 1 {
+		res.PerTarget = r.perTarget()
+	}
 	if len(r.outcomes) == 0 {
 		return
 	}
@@ -256,6 +307,9 @@ func (r *runner) collect(res *Result) {
 		case o.ok():
 			res.Published++
 			res.ServerRecipients += int64(o.recipients)
+			if o.partial {
+				res.PublishPartial++
+			}
 			took = append(took, o.done-o.sent)
 			for _, m := range r.fleet.rooms[o.room] {
 				res.Expected++
@@ -285,6 +339,26 @@ func (r *runner) collect(res *Result) {
 	if res.Expected > 0 {
 		res.LossPercent = 100 * float64(res.Lost) / float64(res.Expected)
 	}
+}
+
+// perTarget summarises the connections and delivery latencies of the
+// members of each target; the fleet must be closed.
+func (r *runner) perTarget() []TargetStats {
+	out := make([]TargetStats, len(r.fleet.targets))
+	samples := make([][]int64, len(out))
+	for _, m := range r.fleet.members {
+		t := &out[m.target]
+		t.Clients++
+		if m.joined.Load() {
+			t.Connected++
+		}
+		samples[m.target] = append(samples[m.target], m.samples...)
+	}
+	for i := range out {
+		out[i].Target = r.fleet.targets[i]
+		out[i].Latency = Summarize(samples[i])
+	}
+	return out
 }
 
 // sleepCtx sleeps for d or until ctx ends.

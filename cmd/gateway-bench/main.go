@@ -4,10 +4,15 @@
 //
 //	gateway-bench fanout|rooms|burst|storm|idle|chaos [flags]
 //	gateway-bench compare [flags]
-//	gateway-bench help [scenario|compare]
+//	gateway-bench cluster [flags]
+//	gateway-bench help [scenario|compare|cluster]
 //
-// Run from the repository root (compare builds ./cmd/gateway and the raw
-// floor, and starts bench/peers/node-socketio).
+// A scenario's -target may list several nodes' base URLs: the subscribers
+// are spread over them and publishes go to the first (or -publish-target).
+// cluster compares one gateway with several clustered over embedded NATS.
+//
+// Run from the repository root (compare and cluster build ./cmd/gateway,
+// compare also the raw floor, and starts bench/peers/node-socketio).
 package main
 
 import (
@@ -28,7 +33,8 @@ func main() {
 const usage = `usage:
   gateway-bench SCENARIO [flags]   run one scenario against a running server
   gateway-bench compare [flags]    start each peer in turn and compare them
-  gateway-bench help [SCENARIO|compare]
+  gateway-bench cluster [flags]    fan-out on one gateway vs 3 clustered over embedded NATS
+  gateway-bench help [SCENARIO|compare|cluster]
 
 scenarios:
   fanout   N subscribers in one room, M messages at P msg/s   (default 1000, 500 at 50/s)
@@ -38,7 +44,9 @@ scenarios:
   idle     server RSS per connection at N idle clients        (default 9000)
   chaos    fan-out while faults hit rooms and connections     (default 1000 subs, 10 rooms)
 
--quick makes any of them a ~20 s smoke run. Targets must be loopback.
+-quick makes any of them a ~20 s smoke run. Targets must be loopback;
+-target http://A,http://B,… spreads the subscribers over several nodes
+(publishing on the first, or -publish-target).
 `
 
 // run dispatches the subcommand and returns the exit code: 0 done, 1 the
@@ -57,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "compare":
 		return runCompare(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		return runCluster(ctx, args[1:], stdout, stderr)
 	default:
 		return runScenario(ctx, args[0], args[1:], stdout, stderr)
 	}

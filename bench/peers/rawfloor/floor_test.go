@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,5 +130,56 @@ func TestChaosNeedsFaultInjection(t *testing.T) {
 	}
 	if res.Chaos == nil || res.Chaos.FaultsMissed == 0 || !strings.Contains(strings.Join(res.Errors, "\n"), "FAULT_INJECTION=1") {
 		t.Errorf("faults against a server without /debug/faults must be reported missed: %+v %v", res.Chaos, res.Errors)
+	}
+}
+
+// TestRunSpreadsSubscribersOverSeveralTargets serves one hub on three
+// listeners, a stand-in for three clustered nodes: the subscribers are
+// spread evenly over them, publishes go to the first, and the run probes
+// before it measures.
+func TestRunSpreadsSubscribersOverSeveralTargets(t *testing.T) {
+	h := newHub(modeVectored)
+	t.Cleanup(h.closeAll)
+	var urls []string
+	upgrades := make([]atomic.Int64, 3)
+	publishes := make([]atomic.Int64, 3)
+	for i := range 3 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case strings.HasPrefix(r.URL.Path, "/socket.io/"):
+				upgrades[i].Add(1)
+			case r.URL.Path == "/v1/publish":
+				publishes[i].Add(1)
+			}
+			h.handler().ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	cfg := bench.DefaultConfig(bench.ScenarioFanout, true)
+	cfg.Target, cfg.Clients, cfg.Messages, cfg.Rate = strings.Join(urls, ","), 31, 20, 400
+	cfg.Progress, cfg.Timeout = false, 30*time.Second
+	res, err := bench.Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Connected != 31 || res.Published != 20 || res.Expected != 620 || res.Received != 620 || res.Lost != 0 {
+		t.Errorf("connected %d, published %d, expected %d, received %d, lost %d; want 31, 20, 620, 620, 0 (errors %v)",
+			res.Connected, res.Published, res.Expected, res.Received, res.Lost, res.Errors)
+	}
+	if got := []int64{upgrades[0].Load(), upgrades[1].Load(), upgrades[2].Load()}; got[0] != 11 || got[1] != 10 || got[2] != 10 {
+		t.Errorf("connections per target %v, want 11, 10, 10", got)
+	}
+	if publishes[1].Load() != 0 || publishes[2].Load() != 0 || publishes[0].Load() != int64(20+res.ConvergeProbes) || res.ConvergeProbes != 1 {
+		t.Errorf("publishes per target %d, %d, %d with %d probes; want all on the first, one probe",
+			publishes[0].Load(), publishes[1].Load(), publishes[2].Load(), res.ConvergeProbes)
+	}
+	for i, want := range []int{11, 10, 10} {
+		if pt := res.PerTarget; len(pt) != 3 || pt[i].Target != urls[i] || pt[i].Clients != want || pt[i].Connected != want || pt[i].Latency.Count != 20*want {
+			t.Errorf("per target %d: %+v, want %d subscribers with %d deliveries", i, pt, want, 20*want)
+		}
+	}
+	if len(res.Targets) != 3 || res.PublishTarget != urls[0] || res.Target != cfg.Target {
+		t.Errorf("result targets %q, publish target %q, target %q", res.Targets, res.PublishTarget, res.Target)
 	}
 }

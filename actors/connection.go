@@ -108,7 +108,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 		a.onEvent(ctx, m.Event)
 	case *messages.EventRateLimited:
 		a.d.metrics.clientEvents.WithLabelValues(eventLabel(m.Event.Event), "rate_limited").Inc()
-		a.securityEvent(security.EventRateLimitExceeded, "", m.Event.Event)
+		a.securityEvent(security.EventRateLimitExceeded, "event "+eventLabel(m.Event.Event), "")
 		a.fail(m.Event.AckID, messages.NewError(messages.CodeRateLimited))
 	case *messages.RoomJoined:
 		a.onRoomJoined(ctx, m)

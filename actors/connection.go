@@ -386,7 +386,22 @@ func (a *connectionActor) onTokenVerified(ctx actor.Context, m *tokenVerified) {
 	}
 	a.claims = m.claims
 	a.armTokenTimers(ctx)
+	a.revokeRooms(ctx)
 	a.ack(m.ackID, expOKBody(m.claims.ExpiresAt))
+}
+
+// revokeRooms leaves the rooms the refreshed claims no longer admit (a
+// workspace dropped from the workspaces claim) and tells the client.
+func (a *connectionActor) revokeRooms(ctx actor.Context) {
+	for name, pid := range a.rooms {
+		room, err := security.ParseRoom(name)
+		if err != nil || security.CanJoin(a.claims, room) == nil {
+			continue
+		}
+		ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: socketio.NoAck})
+		body, _ := json.Marshal(map[string]string{"code": string(messages.CodeAccessDenied), "room": name})
+		a.emit("error", body)
+	}
 }
 
 // refuseRefresh answers a refused token_refresh as the contract says: the

@@ -573,3 +573,28 @@ func TestPongsDoNotKeepAnUnconnectedSocketOpen(t *testing.T) {
 		return h.metric("ws_disconnects_total", "reason", "handshake_timeout") == 1
 	})
 }
+
+func TestRefreshDroppingAWorkspaceLeavesItsRooms(t *testing.T) {
+	h := newHarness(t)
+	c := h.dial(token(t, "u", "w1", withWorkspaces("w2")))
+	joinAll("workspace:w2:dashboard", c)
+	joinAll("workspace:w1:dashboard", c)
+	id := c.emit("token_refresh", map[string]any{"token": token(t, "u", "w1")}, true) // no longer in w2
+	var revoked map[string]string
+	if err := json.Unmarshal(c.expectEvent("error"), &revoked); err != nil {
+		t.Fatal(err)
+	}
+	if p := c.next(); p.Type != socketio.Ack || p.AckID != id || !strings.Contains(string(p.Args[0]), `"ok":true`) {
+		t.Fatalf("refresh ack %+v %s", p, p.Args)
+	}
+	if revoked["code"] != "ACCESS_DENIED" || revoked["room"] != "workspace:w2:dashboard" {
+		t.Fatalf("revocation %v", revoked)
+	}
+	h.eventually("left w2's room", func() bool {
+		res, _ := h.sys.Publish(t.Context(), "workspace:w2:dashboard", "x", nil)
+		return res.Recipients == 0
+	})
+	if n := h.mustPublish("workspace:w1:dashboard", "still", nil); n != 1 {
+		t.Fatalf("own workspace room: %d recipients", n)
+	}
+}

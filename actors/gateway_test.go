@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hyvve/gateway/actors"
+	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/transport"
 	"github.com/hyvve/gateway/transport/socketio"
 )
@@ -265,9 +266,16 @@ func TestGaugesReturnToZeroAfterEveryKindOfEnding(t *testing.T) {
 		"engine.io close": func(c *client) { c.writeText("1"); c.expectClose(1000) },
 		"malformed":       func(c *client) { c.writeText("42[oops"); c.expectClose(1002) },
 		"too big":         func(c *client) { c.writeText("42" + strings.Repeat(" ", 600)); c.expectClose(1009) },
-		"kick":            func(c *client) { h.sys.Kick(c.sid, 8); c.expectEvent("") },
+		"kick": func(c *client) {
+			if !h.sys.Kick(c.sid, messages.CloseKicked) {
+				t.Fatal("kick found no connection")
+			}
+			if p := c.next(); p.Type != socketio.Disconnect {
+				t.Fatalf("want DISCONNECT, got %+v", p)
+			}
+			c.expectClose(1008)
+		},
 	}
-	delete(endings, "kick") // covered by fault injection tests with a real reason
 	for name, end := range endings {
 		t.Run(name, func(t *testing.T) {
 			c := h.dial(token(t, "u", "w"))

@@ -26,7 +26,7 @@ func newGatewayProps(d *deps, ready chan<- struct{}) *actor.Props {
 		g.workspaces.onStop = d.metrics.workspacesActive.Dec
 		return g
 	}, actor.WithSupervisor(supervision.Strategy()),
-		actor.WithGuardian(supervision.GuardianStrategy()),
+		actor.WithGuardian(supervision.Strategy()),
 		actor.WithReceiverMiddleware(d.middleware(supervision.KindGateway, supervision.NameGateway, nil)...))
 }
 

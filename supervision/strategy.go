@@ -6,13 +6,10 @@ import (
 
 // Strategy supervises the children of one parent, applying to each child the
 // Policy of its kind. It is one strategy for all kinds because a workspace
-// parents both connections and rooms.
+// parents both connections and rooms. It also serves as the guardian of the
+// top-level gateway actor: it never escalates, and at this protoactor version
+// a guardian that escalates crashes the process.
 func Strategy() actor.SupervisorStrategy { return byKind{} }
-
-// GuardianStrategy supervises top-level actors. It is OneForOne and never
-// escalates: at this protoactor version a guardian that escalates crashes the
-// process.
-func GuardianStrategy() actor.SupervisorStrategy { return byKind{} }
 
 type byKind struct{}
 

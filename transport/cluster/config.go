@@ -72,40 +72,6 @@ type Config struct {
 // Enabled reports whether clustering is configured: URL or Listen is set.
 func (c Config) Enabled() bool { return c.URL != "" || c.Listen != "" }
 
-// ConfigFromEnv reads NATS_URL, NATS_LISTEN, NATS_CLUSTER_LISTEN,
-// NATS_ROUTES, NODE_ID, NATS_REQUIRED_FOR_READY, NATS_RECIPIENTS_WAIT (a Go
-// duration), NATS_CLUSTER_NAME and NATS_SUBJECT_PREFIX through getenv.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		URL:           strings.TrimSpace(getenv("NATS_URL")),
-		Listen:        strings.TrimSpace(getenv("NATS_LISTEN")),
-		ClusterListen: strings.TrimSpace(getenv("NATS_CLUSTER_LISTEN")),
-		NodeID:        strings.TrimSpace(getenv("NODE_ID")),
-		ClusterName:   strings.TrimSpace(getenv("NATS_CLUSTER_NAME")),
-		SubjectPrefix: strings.TrimSpace(getenv("NATS_SUBJECT_PREFIX")),
-	}
-	for _, r := range strings.Split(getenv("NATS_ROUTES"), ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			c.Routes = append(c.Routes, r)
-		}
-	}
-	if v := strings.TrimSpace(getenv("NATS_REQUIRED_FOR_READY")); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fmt.Errorf("cluster: NATS_REQUIRED_FOR_READY: %w", err)
-		}
-		c.RequireForReady = b
-	}
-	if v := strings.TrimSpace(getenv("NATS_RECIPIENTS_WAIT")); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return c, fmt.Errorf("cluster: NATS_RECIPIENTS_WAIT: %w", err)
-		}
-		c.RecipientsWait = d
-	}
-	return c, c.validate()
-}
-
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

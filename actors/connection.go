@@ -125,7 +125,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *tokenExpired:
 		if m.gen == a.tokenGen {
 			a.securityEvent(security.EventTokenExpired, "", "")
-			a.emit("error", errorBody(messages.NewError(messages.CodeTokenExpired)))
+			a.emit("error", messages.NewError(messages.CodeTokenExpired).EventBody())
 			a.end(ctx, messages.CloseTokenExpired)
 		}
 	case *tokenVerified:
@@ -339,8 +339,7 @@ func (a *connectionActor) onRoomTerminated(who *actor.PID) {
 		}
 		delete(a.rooms, name)
 		if !a.d.shuttingDown.Load() {
-			body, _ := json.Marshal(map[string]string{"code": string(messages.CodeRoomFailed), "room": name})
-			a.emit("error", body)
+			a.emit("error", (&messages.Error{Code: messages.CodeRoomFailed, Room: name}).EventBody())
 		}
 		return
 	}
@@ -399,8 +398,7 @@ func (a *connectionActor) revokeRooms(ctx actor.Context) {
 			continue
 		}
 		ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: socketio.NoAck})
-		body, _ := json.Marshal(map[string]string{"code": string(messages.CodeAccessDenied), "room": name})
-		a.emit("error", body)
+		a.emit("error", (&messages.Error{Code: messages.CodeAccessDenied, Room: name}).EventBody())
 	}
 }
 
@@ -408,7 +406,7 @@ func (a *connectionActor) revokeRooms(ctx actor.Context) {
 // error event INVALID_TOKEN, then the connection is closed.
 func (a *connectionActor) refuseRefresh(ctx actor.Context, err error) {
 	a.securityEvent(security.EventAuthInvalid, security.Redact(err.Error()), "")
-	a.emit("error", errorBody(messages.NewError(messages.CodeInvalidToken)))
+	a.emit("error", messages.NewError(messages.CodeInvalidToken).EventBody())
 	a.end(ctx, messages.CloseInvalidToken)
 }
 
@@ -451,34 +449,16 @@ func (a *connectionActor) ack(ackID int64, data json.RawMessage) {
 // asked for one, else as an `error` event {"code": CODE}.
 func (a *connectionActor) fail(ackID int64, err *messages.Error) {
 	if ackID != socketio.NoAck {
-		a.ack(ackID, errorAckBody(err))
+		a.ack(ackID, err.AckBody())
 		return
 	}
-	a.emit("error", errorBody(err))
+	a.emit("error", err.EventBody())
 }
 
 func (a *connectionActor) securityEvent(ev security.Event, detail, room string) {
 	a.d.events.Emit(ev, security.EventFields{
 		UserID: a.claims.Subject, WorkspaceID: a.claims.WorkspaceID, IP: a.conn.IP(), SID: a.conn.SID(), Room: room, Detail: detail,
 	})
-}
-
-func errorBody(err *messages.Error) json.RawMessage {
-	body := map[string]any{"code": err.Code}
-	if len(err.Details) > 0 {
-		body["details"] = err.Details
-	}
-	b, _ := json.Marshal(body)
-	return b
-}
-
-func errorAckBody(err *messages.Error) json.RawMessage {
-	body := map[string]any{"error": err.Code}
-	if len(err.Details) > 0 {
-		body["details"] = err.Details
-	}
-	b, _ := json.Marshal(body)
-	return b
 }
 
 func joinedBody(key, room string) json.RawMessage {

@@ -1,5 +1,7 @@
 package messages
 
+import "encoding/json"
+
 // Code is an error code that crosses the wire: in a CONNECT_ERROR, in an error
 // ack {"error": CODE} or in an `error` event {"code": CODE}.
 type Code string
@@ -29,6 +31,7 @@ const (
 type Error struct {
 	Code    Code
 	Details []string
+	Room    string // the room the error is about (ROOM_FAILED, a revoked room), if any
 	Cause   error
 }
 
@@ -52,6 +55,28 @@ func (e *Error) Error() string {
 		msg += ": " + e.Cause.Error()
 	}
 	return msg
+}
+
+// EventBody is the error as the data of an `error` event:
+// {"code": CODE, "room"?: …, "details"?: […]}.
+func (e *Error) EventBody() json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Code    Code     `json:"code"`
+		Room    string   `json:"room,omitempty"`
+		Details []string `json:"details,omitempty"`
+	}{e.Code, e.Room, e.Details})
+	return b
+}
+
+// AckBody is the error as the data of an error ack:
+// {"error": CODE, "room"?: …, "details"?: […]}.
+func (e *Error) AckBody() json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Error   Code     `json:"error"`
+		Room    string   `json:"room,omitempty"`
+		Details []string `json:"details,omitempty"`
+	}{e.Code, e.Room, e.Details})
+	return b
 }
 
 // Unwrap returns the cause.

@@ -53,3 +53,24 @@ func TestErrorMatchesByCode(t *testing.T) {
 		t.Fatalf("message %q", got)
 	}
 }
+
+func TestErrorBodies(t *testing.T) {
+	tests := []struct {
+		err        *Error
+		event, ack string
+	}{
+		{NewError(CodeRateLimited), `{"code":"RATE_LIMITED"}`, `{"error":"RATE_LIMITED"}`},
+		{NewError(CodeValidationFailed, "action: too long"), `{"code":"VALIDATION_FAILED","details":["action: too long"]}`,
+			`{"error":"VALIDATION_FAILED","details":["action: too long"]}`},
+		{&Error{Code: CodeRoomFailed, Room: "workspace:w:dashboard"}, `{"code":"ROOM_FAILED","room":"workspace:w:dashboard"}`,
+			`{"error":"ROOM_FAILED","room":"workspace:w:dashboard"}`},
+	}
+	for _, tt := range tests {
+		if got := string(tt.err.EventBody()); got != tt.event {
+			t.Errorf("event body %s, want %s", got, tt.event)
+		}
+		if got := string(tt.err.AckBody()); got != tt.ack {
+			t.Errorf("ack body %s, want %s", got, tt.ack)
+		}
+	}
+}

@@ -225,7 +225,7 @@ func (c *Conn) handleFrame(frame []byte) (messages.CloseReason, bool) {
 		attachments, ackID := binaryHeader(frame)
 		c.skipAttachments = attachments
 		if ackID != socketio.NoAck && c.session != nil {
-			c.out.Enqueue(socketio.AppendAck(nil, ackID, json.RawMessage(`{"error":"`+string(messages.CodeBinaryNotSupported)+`"}`)))
+			c.out.Enqueue(socketio.AppendAck(nil, ackID, messages.NewError(messages.CodeBinaryNotSupported).AckBody()))
 		} else {
 			c.sendError(messages.CodeBinaryNotSupported)
 		}
@@ -327,7 +327,7 @@ func tokenFromAuth(auth json.RawMessage) (token string, present bool) {
 }
 
 func (c *Conn) sendError(code messages.Code) {
-	c.out.Enqueue(socketio.AppendEvent(nil, "error", errorBody(code)))
+	c.out.Enqueue(socketio.AppendEvent(nil, "error", messages.NewError(code).EventBody()))
 }
 
 // binaryHeader reads the attachment count and ack id of a binary packet,
@@ -358,10 +358,6 @@ func binaryHeader(frame []byte) (attachments int, ackID int64) {
 		ackID = id
 	}
 	return n, ackID
-}
-
-func errorBody(code messages.Code) json.RawMessage {
-	return json.RawMessage(`{"code":"` + string(code) + `"}`)
 }
 
 func appendNamespaceError(dst []byte, ns string) []byte {

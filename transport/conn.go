@@ -222,7 +222,7 @@ func (c *Conn) handleFrame(frame []byte) (messages.CloseReason, bool) {
 	if errors.Is(err, socketio.ErrBinary) {
 		// Never processed; the client may go on. Answer its ack if it asked
 		// for one, so an emitWithAck does not hang.
-		attachments, ackID := binaryHeader(frame)
+		attachments, ackID := socketio.BinaryHeader(frame)
 		c.skipAttachments = attachments
 		if ackID != socketio.NoAck && c.session != nil {
 			c.out.Enqueue(socketio.AppendAck(nil, ackID, messages.NewError(messages.CodeBinaryNotSupported).AckBody()))
@@ -328,36 +328,6 @@ func tokenFromAuth(auth json.RawMessage) (token string, present bool) {
 
 func (c *Conn) sendError(code messages.Code) {
 	c.out.Enqueue(socketio.AppendEvent(nil, "error", messages.NewError(code).EventBody()))
-}
-
-// binaryHeader reads the attachment count and ack id of a binary packet,
-// 45<n>-[/ns,][id][…] or 46…; a header it cannot read counts as none.
-func binaryHeader(frame []byte) (attachments int, ackID int64) {
-	ackID = socketio.NoAck
-	i := 2
-	n := 0
-	for ; i < len(frame) && frame[i] >= '0' && frame[i] <= '9' && n < 1000; i++ {
-		n = n*10 + int(frame[i]-'0')
-	}
-	if i >= len(frame) || frame[i] != '-' {
-		return 0, ackID
-	}
-	i++
-	if i < len(frame) && frame[i] == '/' {
-		for i < len(frame) && frame[i] != ',' {
-			i++
-		}
-		i++
-	}
-	var id int64
-	start := i
-	for ; i < len(frame) && frame[i] >= '0' && frame[i] <= '9' && i-start < 16; i++ {
-		id = id*10 + int64(frame[i]-'0')
-	}
-	if i > start && id <= socketio.MaxAckID {
-		ackID = id
-	}
-	return n, ackID
 }
 
 func appendNamespaceError(dst []byte, ns string) []byte {

@@ -281,7 +281,12 @@ func (c *Conn) handleFrame(frame []byte) (messages.CloseReason, bool) {
 // connect authenticates a CONNECT in this goroutine (so verification runs in
 // parallel across clients) and hands the client to the gateway.
 func (c *Conn) connect(auth json.RawMessage) {
-	token, present := tokenFromAuth(auth)
+	token, present, err := tokenFromAuth(auth)
+	if err != nil {
+		c.securityEvent(security.EventAuthInvalid, err.Error())
+		c.Refuse(messages.CodeInvalidToken)
+		return
+	}
 	if !present {
 		token = bearerToken(c.authHeader)
 	}
@@ -309,22 +314,25 @@ func (c *Conn) connect(auth json.RawMessage) {
 }
 
 // tokenFromAuth reads {"token": "…"} from a CONNECT payload. present is false
-// when there is no usable token field, so the Authorization header is tried.
-func tokenFromAuth(auth json.RawMessage) (token string, present bool) {
+// when there is no token field (or it is null or empty), so the
+// Authorization header is tried; a token that is not a string is an error.
+func tokenFromAuth(auth json.RawMessage) (token string, present bool, err error) {
 	if len(auth) == 0 {
-		return "", false
+		return "", false, nil
 	}
 	var a struct {
 		Token json.RawMessage `json:"token"`
 	}
 	if json.Unmarshal(auth, &a) != nil || len(a.Token) == 0 || string(a.Token) == "null" {
-		return "", false
+		return "", false, nil
 	}
 	if json.Unmarshal(a.Token, &token) != nil {
-		return "\x00invalid", true // a token that is not a string is an invalid token
+		return "", false, errTokenNotString
 	}
-	return token, token != ""
+	return token, token != "", nil
 }
+
+var errTokenNotString = errors.New("transport: the CONNECT token is not a string")
 
 func (c *Conn) sendError(code messages.Code) {
 	c.out.Enqueue(socketio.AppendEvent(nil, "error", messages.NewError(code).EventBody()))

@@ -18,6 +18,7 @@ import (
 // between "I am idle" and a new join.
 type lazyChildren struct {
 	prefix string                // the children's kind prefix (supervision.Prefix…)
+	kind   supervision.Kind      // the children's kind, told by that prefix
 	byName map[string]*lazyChild // child name → child
 	byID   map[string]*lazyChild // pid.Id → child
 	props  func(raw string) *actor.Props
@@ -35,7 +36,8 @@ type lazyChild struct {
 }
 
 func newLazyChildren(prefix string, props func(raw string) *actor.Props) *lazyChildren {
-	return &lazyChildren{prefix: prefix, byName: map[string]*lazyChild{}, byID: map[string]*lazyChild{}, props: props}
+	return &lazyChildren{prefix: prefix, kind: supervision.KindOf(&actor.PID{Id: prefix}), byName: map[string]*lazyChild{},
+		byID: map[string]*lazyChild{}, props: props}
 }
 
 // route sends msg to the child serving raw. When the child does not exist it is spawned
@@ -115,15 +117,24 @@ func (l *lazyChildren) terminated(ctx actor.Context, who *actor.PID) (raw string
 	return c.raw, true
 }
 
-// forward sends a fault injection to the live child serving raw, or answers
-// 0 when there is none. It is not counted as routed: the fault middleware
-// swallows it before the child could count it.
+// forward hands a fault injection meant for one of these children to the
+// live child serving raw; it answers 0 when there is none or the fault is for
+// another kind. It is not counted as routed: the fault middleware swallows it
+// before the child could count it.
 func (l *lazyChildren) forward(ctx actor.Context, raw string, f *supervision.InjectFault) {
+	if f.Kind != l.kind {
+		f.NotFound()
+		return
+	}
+	l.relay(ctx, raw, f)
+}
+
+// relay hands a fault injection on to the live child serving raw, whatever
+// the fault's kind (the child routes it further), or answers 0.
+func (l *lazyChildren) relay(ctx actor.Context, raw string, f *supervision.InjectFault) {
 	if pid := l.get(raw); pid != nil {
 		ctx.Send(pid, f)
 		return
 	}
-	if f.Reply != nil {
-		f.Reply <- 0
-	}
+	f.NotFound()
 }

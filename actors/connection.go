@@ -139,8 +139,8 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *supervision.InjectFault:
 		if m.Kind == supervision.KindRateLimiter {
 			ctx.Send(a.limiter, m)
-		} else if m.Reply != nil {
-			m.Reply <- 0
+		} else {
+			m.NotFound()
 		}
 	}
 }

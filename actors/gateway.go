@@ -74,14 +74,12 @@ func (g *gatewayActor) injectFault(ctx actor.Context, f *supervision.InjectFault
 		g.workspaces.forward(ctx, f.Target, f)
 	case supervision.KindRoom:
 		if ws, ok := roomWorkspace(f.Target); ok {
-			g.workspaces.forward(ctx, ws, f)
+			g.workspaces.relay(ctx, ws, f)
 		} else {
 			ctx.Send(g.users, f)
 		}
 	default:
-		if f.Reply != nil {
-			f.Reply <- 0
-		}
+		f.NotFound()
 	}
 }
 

@@ -110,10 +110,6 @@ func (a *ipsActor) Receive(ctx actor.Context) {
 	case *messages.ChildIdle:
 		a.limiters.idle(ctx, m)
 	case *supervision.InjectFault:
-		if m.Kind == supervision.KindIPLimiter {
-			a.limiters.forward(ctx, m.Target, m)
-		} else if m.Reply != nil {
-			m.Reply <- 0
-		}
+		a.limiters.forward(ctx, m.Target, m)
 	}
 }

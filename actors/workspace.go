@@ -65,11 +65,7 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 	case *messages.ChildIdle:
 		w.rooms.idle(ctx, m)
 	case *supervision.InjectFault:
-		if m.Kind == supervision.KindRoom {
-			w.rooms.forward(ctx, m.Target, m)
-		} else if m.Reply != nil {
-			m.Reply <- 0
-		}
+		w.rooms.forward(ctx, m.Target, m)
 	}
 }
 

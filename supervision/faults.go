@@ -28,6 +28,13 @@ type InjectFault struct {
 	Reply    chan<- int
 }
 
+// NotFound answers that no actor took the fault.
+func (f *InjectFault) NotFound() {
+	if f.Reply != nil {
+		f.Reply <- 0
+	}
+}
+
 // ErrInjected is the panic value of an injected panic.
 type ErrInjected struct {
 	Kind   Kind

@@ -574,36 +574,20 @@ func (c *ClusterComparison) Panel() Panel {
 // WriteFiles writes cluster.md, cluster.jsonl and latency-cluster.png under
 // the out directory.
 func (c *ClusterComparison) WriteFiles() ([]string, error) {
-	dir := c.Config.OutDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	out, err := newOutDir(c.Config.OutDir)
+	if err != nil {
 		return nil, err
 	}
-	var written []string
-	write := func(name string, f func(io.Writer) error) error {
-		path := filepath.Join(dir, name)
-		file, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		if err := f(file); err != nil {
-			file.Close()
-			return err
-		}
-		written = append(written, path)
-		return file.Close()
+	if err := out.write(clusterFileStem+".md", c.WriteMarkdown); err != nil {
+		return out.written, err
 	}
-	if err := write(clusterFileStem+".md", c.WriteMarkdown); err != nil {
-		return written, err
-	}
-	if err := write(clusterFileStem+".jsonl", c.WriteJSONLines); err != nil {
-		return written, err
+	if err := out.write(clusterFileStem+".jsonl", c.WriteJSONLines); err != nil {
+		return out.written, err
 	}
 	if p := c.Panel(); len(p.Series) > 0 {
-		path := filepath.Join(dir, "latency-"+clusterFileStem+".png")
-		if err := WritePlotGrid(path, []Panel{p}); err != nil {
-			return written, err
+		if err := out.plot("latency-"+clusterFileStem+".png", []Panel{p}); err != nil {
+			return out.written, err
 		}
-		written = append(written, path)
 	}
-	return written, nil
+	return out.written, nil
 }

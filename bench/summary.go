@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -201,53 +200,34 @@ func mixCDFs(cdfs [][]float64) []float64 {
 // publishing scenario and latency.png (every such scenario side by side)
 // under the out directory, and copies latency.png to PlotCopy.
 func (c *Comparison) WriteFiles() ([]string, error) {
-	dir := c.Config.OutDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	out, err := newOutDir(c.Config.OutDir)
+	if err != nil {
 		return nil, err
 	}
-	var written []string
-	write := func(name string, f func(io.Writer) error) error {
-		path := filepath.Join(dir, name)
-		file, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		if err := f(file); err != nil {
-			file.Close()
-			return err
-		}
-		written = append(written, path)
-		return file.Close()
+	if err := out.write("results.md", c.WriteMarkdown); err != nil {
+		return out.written, err
 	}
-	if err := write("results.md", c.WriteMarkdown); err != nil {
-		return written, err
-	}
-	if err := write("results.jsonl", c.WriteJSONLines); err != nil {
-		return written, err
+	if err := out.write("results.jsonl", c.WriteJSONLines); err != nil {
+		return out.written, err
 	}
 	panels := c.Panels()
 	if len(panels) == 0 {
-		return written, nil
+		return out.written, nil
 	}
 	for i, p := range panels {
-		path := filepath.Join(dir, fmt.Sprintf("latency-%s.png", strings.Fields(p.Title)[0]))
-		if err := WritePlotGrid(path, panels[i:i+1]); err != nil {
-			return written, err
+		if err := out.plot(fmt.Sprintf("latency-%s.png", strings.Fields(p.Title)[0]), panels[i:i+1]); err != nil {
+			return out.written, err
 		}
-		written = append(written, path)
 	}
-	fig := filepath.Join(dir, "latency.png")
-	if err := WritePlotGrid(fig, panels); err != nil {
-		return written, err
+	if err := out.plot("latency.png", panels); err != nil {
+		return out.written, err
 	}
-	written = append(written, fig)
 	if c.Config.PlotCopy != "" {
-		if err := WritePlotGrid(c.Config.PlotCopy, panels); err != nil {
-			return written, err
+		if err := out.plotAt(c.Config.PlotCopy, panels); err != nil {
+			return out.written, err
 		}
-		written = append(written, c.Config.PlotCopy)
 	}
-	return written, nil
+	return out.written, nil
 }
 
 // workloadText describes a scenario's sizes in one phrase.

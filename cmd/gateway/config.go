@@ -50,6 +50,7 @@ type Config struct {
 	NodeID               string
 	NATSRequiredForReady bool
 	NATSRecipientsWait   time.Duration
+	PprofAddr            string
 }
 
 // setting is one configuration variable: its environment name, flag, default
@@ -93,6 +94,7 @@ var settings = []setting{
 	{"NATS_ROUTES", "", "comma-separated route URLs of the other nodes' embedded servers (nats-route://host:port)", false, list(func(c *Config) *[]string { return &c.NATSRoutes })},
 	{"NODE_ID", "", "this node's name in logs and metrics; empty: random", false, str(func(c *Config) *string { return &c.NodeID })},
 	{"NATS_REQUIRED_FOR_READY", "0", "1: /readyz answers 503 while the NATS link is down", false, boolean(func(c *Config) *bool { return &c.NATSRequiredForReady })},
+	{"PPROF_ADDR", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); empty: off", false, str(func(c *Config) *string { return &c.PprofAddr })},
 	{"NATS_RECIPIENTS_WAIT", "250ms", "how long a publish waits for the other nodes' recipient counts before answering partial", false, duration(func(c *Config) *time.Duration { return &c.NATSRecipientsWait })},
 }
 

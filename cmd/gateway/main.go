@@ -114,6 +114,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Warn("fault injection is enabled: POST /debug/faults can make actors panic or stall")
 	}
 
+	if cfg.PprofAddr != "" {
+		pp, err := startPprof(cfg.PprofAddr, log)
+		if err != nil {
+			log.Error("cannot listen for pprof", "addr", cfg.PprofAddr, "err", err)
+			system.Shutdown()
+			return 1
+		}
+		defer pp.Close()
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.ListenAddr, "err", err)

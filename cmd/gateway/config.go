@@ -165,11 +165,8 @@ func (c *Config) validate() []error {
 	if c.OutboundQueueBytes > 0 && c.OutboundQueueBytes < c.MaxMessageBytes {
 		errs = append(errs, errors.New("OUTBOUND_QUEUE_BYTES must be at least MAX_MESSAGE_BYTES"))
 	}
-	if c.NATSURL != "" && c.NATSListen != "" {
-		errs = append(errs, errors.New("set NATS_URL (external NATS) or NATS_LISTEN (embedded), not both"))
-	}
-	if (c.NATSClusterListen != "" || len(c.NATSRoutes) > 0) && c.NATSListen == "" {
-		errs = append(errs, errors.New("NATS_CLUSTER_LISTEN and NATS_ROUTES need NATS_LISTEN (the embedded server)"))
+	if err := c.clusterConfig().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

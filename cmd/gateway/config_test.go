@@ -58,6 +58,8 @@ func TestConfigErrorsAreReportedTogether(t *testing.T) {
 		{map[string]string{"TRUSTED_PROXIES": "not-a-cidr"}, nil, []string{"TRUSTED_PROXIES"}},
 		{map[string]string{"MAX_MESSAGE_BYTES": "0"}, nil, []string{"MAX_MESSAGE_BYTES must be a positive"}},
 		{map[string]string{"LOG_LEVEL": "loud"}, nil, []string{"LOG_LEVEL"}},
+		{map[string]string{"NATS_ROUTES": "nats-route://127.0.0.1:6222"}, nil, []string{"NATS_LISTEN"}},
+		{map[string]string{"NATS_URL": "nats://127.0.0.1:4222", "NATS_LISTEN": "127.0.0.1:0"}, nil, []string{"exclusive"}},
 		{nil, []string{"-no-such-flag"}, []string{"no-such-flag"}},
 	}
 	for _, tt := range tests {

@@ -90,7 +90,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) validate() error {
+// Validate reports the first setting that makes the configuration unusable.
+func (c Config) Validate() error {
 	switch {
 	case !c.Enabled():
 		if c.ClusterListen != "" || len(c.Routes) > 0 {

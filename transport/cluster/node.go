@@ -136,9 +136,9 @@ type handler struct {
 // (no metrics registered); log may be nil (discard).
 func Start(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Node, error) {
 	if !cfg.Enabled() {
-		return nil, cfg.validate()
+		return nil, cfg.Validate()
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()

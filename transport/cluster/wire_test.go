@@ -155,7 +155,7 @@ func appendUvarint(b []byte, vs ...uint64) []byte {
 
 func TestConfig(t *testing.T) {
 	c := Config{Listen: "0.0.0.0:4222", ClusterListen: "0.0.0.0:6222", Routes: []string{"nats-route://a:6222", "b:6222"}, NodeID: "gw-1"}
-	if err := c.validate(); err != nil || !c.Enabled() {
+	if err := c.Validate(); err != nil || !c.Enabled() {
 		t.Fatalf("valid config: %v", err)
 	}
 	u, err := routeURLs(c.Routes)
@@ -173,7 +173,7 @@ func TestConfig(t *testing.T) {
 		"prefix":          {URL: "nats://x", SubjectPrefix: "gw.*"},
 		"node id":         {URL: "nats://x", NodeID: "a b"},
 	} {
-		if err := bad.validate(); err == nil {
+		if err := bad.Validate(); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 		if _, err := Start(bad, nil, nil); err == nil {

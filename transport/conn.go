@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,11 +20,12 @@ import (
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
-// Conn is one Socket.IO client on a WebSocket. Its read pump runs in the
-// upgraded HTTP handler's goroutine and its write pump in one goroutine of its
-// own; they are the only reader and the only writer of the socket
-// (gorilla/websocket allows one of each). Everything else talks to the client
-// through the bounded outbound queue.
+// Conn is one Socket.IO client on a WebSocket. Its read pump runs in one
+// goroutine for the socket's whole life; its write pump runs only while
+// frames are queued (the outbound queue starts it and it ends when the queue
+// is empty), so an idle client holds one goroutine. They are the only reader
+// and the only writer of the socket (gorilla/websocket allows one of each).
+// Everything else talks to the client through the bounded outbound queue.
 type Conn struct {
 	srv        *Server
 	ws         *websocket.Conn
@@ -32,7 +35,13 @@ type Conn struct {
 	ip         string
 	authHeader string // Authorization header of the upgrade request
 	out        *outbound
-	writerDone chan struct{}
+	writerDone chan struct{} // closed by the write pump that ends the socket
+	pinger     *time.Timer   // queues an Engine.IO ping every PingInterval
+
+	// writeDeadlineAt is when the write deadline was last moved; write
+	// pumps run one at a time, and the queue's lock orders one's end
+	// before the next one's start.
+	writeDeadlineAt time.Time
 
 	// session is set by the read pump once the CONNECT is authenticated and
 	// read only by it.
@@ -94,7 +103,9 @@ func (c *Conn) Close(reason messages.CloseReason) {
 func (c *Conn) serve(done func()) {
 	c.ws.SetPingHandler(func(string) error { return nil }) // Engine.IO has its own heartbeat
 	c.ws.SetCloseHandler(func(int, string) error { return nil })
-	go c.writePump()
+	// Assigned before the Reset that arms it, so the callback sees it.
+	c.pinger = time.AfterFunc(time.Duration(math.MaxInt64), c.ping)
+	c.pinger.Reset(c.srv.cfg.PingInterval)
 	c.out.Enqueue(socketio.AppendOpen(nil, socketio.OpenInfo{
 		SID:          c.engineSID,
 		PingInterval: c.srv.cfg.PingInterval,
@@ -120,8 +131,9 @@ func (c *Conn) serve(done func()) {
 func (c *Conn) finish(readReason messages.CloseReason) {
 	c.out.close(readReason)
 	<-c.writerDone
+	c.pinger.Stop()
 	_ = c.nc.Close()
-	_, _, reason := c.out.take(nil)
+	reason := c.out.closeReason()
 	c.srv.metrics.disconnects.WithLabelValues(reason.String()).Inc()
 	if c.session != nil && !c.refused.Load() {
 		c.session.Closed(reason)
@@ -348,31 +360,33 @@ func (c *Conn) securityEvent(ev security.Event, detail string) {
 	c.srv.events.Emit(ev, security.EventFields{IP: c.ip, SID: c.sid, Detail: detail})
 }
 
-// writePump writes queued frames and Engine.IO pings until the queue closes,
-// then sends the close frame. It is the socket's only writer.
+// ping queues an Engine.IO ping and rearms the timer while the queue is open.
+func (c *Conn) ping() {
+	if c.out.Enqueue(pingFrame) {
+		c.pinger.Reset(c.srv.cfg.PingInterval)
+	}
+}
+
+var pingFrame = socketio.AppendPing(nil)
+
+// writePump writes queued frames until the queue is empty, then returns (the
+// next Enqueue starts another), or until it is closed, then sends the close
+// frame and closes writerDone. The queue runs one at a time.
 func (c *Conn) writePump() {
-	defer close(c.writerDone)
-	ticker := time.NewTicker(c.srv.cfg.PingInterval)
-	defer ticker.Stop()
-	var (
-		spare   [][]byte
-		w       frameWriter
-		pingMsg = socketio.AppendPing(nil)
-	)
+	w := frameWriters.Get().(*frameWriter)
+	defer frameWriters.Put(w)
+	var done [][]byte // the previous batch, emptied, for the queue to reuse
 	for {
-		select {
-		case <-c.out.wake:
-		case <-ticker.C:
-			c.out.Enqueue(pingMsg)
-			continue
-		}
-		// Let the producers that woke us run first: under load, rooms queue
-		// more frames meanwhile and one writev carries them all. Idle, the
-		// yield costs well under a microsecond.
+		// Let the producers that started us run first: under load, rooms
+		// queue more frames meanwhile and one writev carries them all.
+		// Idle, the yield costs well under a microsecond.
 		runtime.Gosched()
-		frames, closed, reason := c.out.take(spare)
+		frames, closed, reason, park := c.out.next(done)
+		if park {
+			return
+		}
 		if len(frames) > 0 && reason != messages.CloseSlowClient {
-			if err := w.write(c.nc, c.srv.cfg.WriteTimeout, frames); err != nil {
+			if err := c.write(w, frames); err != nil {
 				// A write that times out means the client stopped reading;
 				// any other failure means it is gone.
 				reason := messages.CloseClientLeft
@@ -383,18 +397,36 @@ func (c *Conn) writePump() {
 				c.out.close(reason)
 				clear(frames)
 				_ = c.nc.Close() // wakes the read pump
+				close(c.writerDone)
 				return
 			}
 			c.srv.metrics.framesSent.Add(float64(len(frames)))
 		}
 		clear(frames)
-		spare = frames
+		done = frames
 		if closed {
 			c.writeClose(reason)
+			close(c.writerDone)
 			return
 		}
 	}
 }
+
+// write hands frames to the socket in one vectored write. The write deadline
+// moves at most once per deadlineSlack: moving it costs a runtime timer
+// update per write, so a write's real bound lies between WriteTimeout-slack
+// and WriteTimeout.
+func (c *Conn) write(w *frameWriter, frames [][]byte) error {
+	if now := time.Now(); now.Sub(c.writeDeadlineAt) >= deadlineSlack {
+		if err := c.nc.SetWriteDeadline(now.Add(c.srv.cfg.WriteTimeout)); err != nil {
+			return err
+		}
+		c.writeDeadlineAt = now
+	}
+	return w.writeTo(c.nc, frames)
+}
+
+const deadlineSlack = time.Second
 
 // writeClose sends the close frame and gives the client closeGrace to answer
 // before the read pump gives up on it.
@@ -417,27 +449,14 @@ func isProtocolError(err error) bool {
 const closeGrace = time.Second
 
 // frameWriter turns queued payloads into text frames written with one
-// vectored write. Its buffers are reused across writes.
+// vectored write. Its buffers are reused across writes and, through
+// frameWriters, across connections: a parked pump holds none.
 type frameWriter struct {
-	headers    []byte
-	iov        net.Buffers
-	deadlineAt time.Time // when the write deadline was last moved
+	headers []byte
+	iov     net.Buffers
 }
 
-// deadlineSlack is how stale the write deadline may get: moving it costs a
-// runtime timer update per write, so it moves at most once per slack and a
-// write's real bound lies between timeout-slack and timeout.
-const deadlineSlack = time.Second
-
-func (w *frameWriter) write(nc net.Conn, timeout time.Duration, frames [][]byte) error {
-	if now := time.Now(); now.Sub(w.deadlineAt) >= deadlineSlack {
-		if err := nc.SetWriteDeadline(now.Add(timeout)); err != nil {
-			return err
-		}
-		w.deadlineAt = now
-	}
-	return w.writeTo(nc, frames)
-}
+var frameWriters = sync.Pool{New: func() any { return new(frameWriter) }}
 
 // writeTo frames and writes; to a *net.TCPConn it is one writev per 1024 slices.
 func (w *frameWriter) writeTo(dst io.Writer, frames [][]byte) error {

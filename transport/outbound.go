@@ -6,9 +6,14 @@ import (
 	"github.com/hyvve/gateway/messages"
 )
 
-// outbound is a connection's bounded queue of encoded frames, drained by its
-// write pump. Enqueue never blocks: past maxBytes the queue closes itself as
-// a slow client, so a room fanning out never waits for one member.
+// outbound is a connection's bounded queue of encoded frames. Enqueue never
+// blocks: past maxBytes the queue closes itself as a slow client, so a room
+// fanning out never waits for one member.
+//
+// The queue runs its write pump on demand: the call that finds no pump
+// running starts one (start), and the pump parks — its goroutine ends — when
+// it finds the queue empty. An idle connection holds no writer goroutine,
+// and there is never more than one.
 type outbound struct {
 	mu       sync.Mutex
 	frames   [][]byte
@@ -16,11 +21,13 @@ type outbound struct {
 	maxBytes int
 	closed   bool                 // no more frames accepted
 	reason   messages.CloseReason // why it closed, valid once closed
-	wake     chan struct{}        // cap 1: tells the write pump there is work
+	running  bool                 // a write pump is running; it stays set once closed
+	spare    [][]byte             // an emptied batch slice kept for the next pump
+	start    func()               // starts a write pump in a new goroutine
 }
 
-func newOutbound(maxBytes int) *outbound {
-	return &outbound{maxBytes: maxBytes, wake: make(chan struct{}, 1)}
+func newOutbound(maxBytes int, start func()) *outbound {
+	return &outbound{maxBytes: maxBytes, start: start}
 }
 
 // Enqueue queues frame for the write pump. The frame is shared with other
@@ -33,18 +40,14 @@ func (q *outbound) Enqueue(frame []byte) bool {
 	}
 	if q.bytes+len(frame) > q.maxBytes {
 		q.closed, q.reason = true, messages.CloseSlowClient
+		clear(q.frames)
 		q.frames, q.bytes = q.frames[:0], 0
-		q.mu.Unlock()
-		q.signal()
+		q.unlockAndRun()
 		return false
 	}
-	wasEmpty := len(q.frames) == 0
 	q.frames = append(q.frames, frame)
 	q.bytes += len(frame)
-	q.mu.Unlock()
-	if wasEmpty { // otherwise the write pump was already told and has not taken them yet
-		q.signal()
-	}
+	q.unlockAndRun()
 	return true
 }
 
@@ -58,25 +61,53 @@ func (q *outbound) close(reason messages.CloseReason, final ...[]byte) bool {
 	}
 	q.closed, q.reason = true, reason
 	q.frames = append(q.frames, final...)
-	q.mu.Unlock()
-	q.signal()
+	q.unlockAndRun()
 	return true
 }
 
-// take swaps the queued frames for spare (an emptied slice the caller is done
-// with) and reports whether the queue is closed and why.
-func (q *outbound) take(spare [][]byte) (frames [][]byte, closed bool, reason messages.CloseReason) {
-	q.mu.Lock()
-	frames = q.frames
-	q.frames, q.bytes = spare[:0], 0
-	closed, reason = q.closed, q.reason
+// unlockAndRun releases the lock, then starts a write pump if none runs.
+func (q *outbound) unlockAndRun() {
+	start := !q.running
+	q.running = true
 	q.mu.Unlock()
-	return frames, closed, reason
+	if start {
+		q.start()
+	}
 }
 
-func (q *outbound) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
+// next hands the write pump the queued frames and reports whether the queue
+// is closed and why. done is the pump's previous batch, emptied, which the
+// queue reuses (nil on a pump's first call). With nothing queued on an open
+// queue it parks the pump instead: park is true, the pump must return at
+// once and touch nothing more; the next Enqueue starts a new one.
+func (q *outbound) next(done [][]byte) (frames [][]byte, closed bool, reason messages.CloseReason, park bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if done == nil {
+		done, q.spare = q.spare, nil
 	}
+	if len(q.frames) == 0 && !q.closed {
+		q.running = false
+		// A burst's slices are not kept by an idle client.
+		if cap(done) <= maxIdleFrames {
+			q.spare = done
+		}
+		if cap(q.frames) > maxIdleFrames {
+			q.frames = nil
+		}
+		return nil, false, 0, true
+	}
+	frames = q.frames
+	q.frames, q.bytes = done[:0], 0
+	return frames, q.closed, q.reason, false
+}
+
+// maxIdleFrames is the largest frame slice a queue keeps while idle.
+const maxIdleFrames = 64
+
+// closeReason is why the queue closed (valid once it has).
+func (q *outbound) closeReason() messages.CloseReason {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.reason
 }

@@ -85,8 +85,14 @@ func NewServer(cfg Config, d Deps) *Server {
 		live:     map[*Conn]struct{}{},
 	}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize:  1024,
-		WriteBufferSize: 256,                                      // the write pump frames and writes itself
+		// Client frames are small, and a payload larger than the buffer is
+		// read straight into the caller's slice: the buffer mostly holds
+		// frame headers, and every idle client keeps one.
+		ReadBufferSize: 256,
+		// The write pump frames and writes itself; gorilla writes only the
+		// close frame, with WriteControl, which needs no write buffer. A
+		// pool keeps gorilla from allocating one per connection.
+		WriteBufferPool: new(sync.Pool),
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before Upgrade
 	}
 	return s
@@ -177,9 +183,9 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		engineSID:  newID(),
 		ip:         ip,
 		authHeader: r.Header.Get("Authorization"),
-		out:        newOutbound(s.cfg.OutboundQueueBytes),
 		writerDone: make(chan struct{}),
 	}
+	c.out = newOutbound(s.cfg.OutboundQueueBytes, func() { go c.writePump() })
 	s.liveMu.Lock()
 	s.live[c] = struct{}{}
 	s.liveMu.Unlock()

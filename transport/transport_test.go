@@ -6,41 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
-
-	"github.com/hyvve/gateway/messages"
 )
-
-func TestOutboundIsBoundedByBytes(t *testing.T) {
-	q := newOutbound(10)
-	if !q.Enqueue([]byte("12345")) || !q.Enqueue([]byte("67890")) {
-		t.Fatal("frames within the bound refused")
-	}
-	if q.Enqueue([]byte("x")) {
-		t.Fatal("frame over the bound accepted")
-	}
-	frames, closed, reason := q.take(nil)
-	if len(frames) != 0 || !closed || reason != messages.CloseSlowClient {
-		t.Fatalf("after overflow: %d frames, closed %v, reason %v", len(frames), closed, reason)
-	}
-	if q.Enqueue([]byte("y")) {
-		t.Fatal("closed queue accepted a frame")
-	}
-}
-
-func TestOutboundCloseKeepsFirstReasonAndFinalFrames(t *testing.T) {
-	q := newOutbound(100)
-	q.Enqueue([]byte("a"))
-	if !q.close(messages.CloseServerShutdown, []byte("41")) {
-		t.Fatal("first close not reported")
-	}
-	if q.close(messages.CloseClientLeft) {
-		t.Fatal("second close reported as first")
-	}
-	frames, closed, reason := q.take(nil)
-	if len(frames) != 2 || string(frames[1]) != "41" || !closed || reason != messages.CloseServerShutdown {
-		t.Fatalf("frames %q closed %v reason %v", frames, closed, reason)
-	}
-}
 
 func TestTextFrameHeader(t *testing.T) {
 	for _, n := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -36,7 +37,7 @@ type connectionActor struct {
 	d          *deps
 	conn       *transport.Conn
 	claims     *security.Claims
-	log        *slog.Logger
+	log        *slog.Logger // built on first use: most connections never log
 	state      connState
 	limiter    *actor.PID
 	rooms      map[string]*actor.PID // joined rooms by name
@@ -47,9 +48,16 @@ type connectionActor struct {
 	reasonSet bool
 	stopping  bool // its children's Terminated then are part of its own stop
 
-	tokenGen    uint64
-	warnTimer   *time.Timer
-	expireTimer *time.Timer
+	tokenGen   uint64
+	tokenTimer *time.Timer // fires tokenWarning, then (armed again) tokenExpired
+}
+
+// logger is the connection's logger, with its sid, user and workspace.
+func (a *connectionActor) logger() *slog.Logger {
+	if a.log == nil {
+		a.log = a.d.log.With("sid", a.conn.SID(), "user_id", a.claims.Subject, "workspace", a.claims.WorkspaceID)
+	}
+	return a.log
 }
 
 // admitRetryInterval is how long a pending connection waits for its ip
@@ -89,7 +97,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *actor.Terminated:
 		if a.limiter != nil && m.Who.Id == a.limiter.Id && !a.stopping {
 			// Its restart budget ran out: events could no longer be answered.
-			a.log.Error("rate limiter stopped for good; closing its connection")
+			a.logger().Error("rate limiter stopped for good; closing its connection")
 			a.end(ctx, messages.CloseActorFailure)
 			return
 		}
@@ -121,6 +129,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *tokenWarning:
 		if m.gen == a.tokenGen {
 			a.emit("token_expiring", expBody(a.claims.ExpiresAt))
+			a.armExpiry(ctx)
 		}
 	case *tokenExpired:
 		if m.gen == a.tokenGen {
@@ -146,7 +155,6 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 }
 
 func (a *connectionActor) onStarted(ctx actor.Context) {
-	a.log = a.d.log.With("sid", a.conn.SID(), "user_id", a.claims.Subject, "workspace", a.claims.WorkspaceID)
 	a.limiter = spawnNamed(ctx, newRateLimiterProps(a.d, a.conn.SID()), supervision.NameRateLimiter)
 	a.d.conns.Store(a.conn.SID(), ctx.Self())
 	a.askAdmission(ctx)
@@ -185,7 +193,9 @@ func (a *connectionActor) onStopping() {
 		reason = messages.CloseActorFailure // stopped by its supervisor
 	}
 	a.conn.Close(reason)
-	a.log.Debug("connection ended", "close_reason", reason.String())
+	if a.d.log.Enabled(context.Background(), slog.LevelDebug) {
+		a.logger().Debug("connection ended", "close_reason", reason.String())
+	}
 }
 
 func (a *connectionActor) onStopped(ctx actor.Context) {
@@ -410,27 +420,31 @@ func (a *connectionActor) refuseRefresh(ctx actor.Context, err error) {
 	a.end(ctx, messages.CloseInvalidToken)
 }
 
+// armTokenTimers arms one timer for the current token: it fires the
+// token_expiring warning, and handling the warning arms it for the expiry.
 func (a *connectionActor) armTokenTimers(ctx actor.Context) {
 	a.stopTokenTimers()
-	a.tokenGen++
-	gen, self, root := a.tokenGen, ctx.Self(), a.d.root
-	untilExp := time.Until(a.claims.ExpiresAt)
-	if warnIn := untilExp - a.d.cfg.TokenExpiryWarning; warnIn <= 0 {
-		a.emit("token_expiring", expBody(a.claims.ExpiresAt))
-	} else {
-		a.warnTimer = time.AfterFunc(warnIn, func() { root.Send(self, &tokenWarning{gen: gen}) })
+	if warnIn := time.Until(a.claims.ExpiresAt) - a.d.cfg.TokenExpiryWarning; warnIn > 0 {
+		gen, self, root := a.tokenGen, ctx.Self(), a.d.root
+		a.tokenTimer = time.AfterFunc(warnIn, func() { root.Send(self, &tokenWarning{gen: gen}) })
+		return
 	}
-	a.expireTimer = time.AfterFunc(untilExp, func() { root.Send(self, &tokenExpired{gen: gen}) })
+	a.emit("token_expiring", expBody(a.claims.ExpiresAt))
+	a.armExpiry(ctx)
+}
+
+// armExpiry arms the token timer for the token's expiry.
+func (a *connectionActor) armExpiry(ctx actor.Context) {
+	gen, self, root := a.tokenGen, ctx.Self(), a.d.root
+	a.tokenTimer = time.AfterFunc(time.Until(a.claims.ExpiresAt), func() { root.Send(self, &tokenExpired{gen: gen}) })
 }
 
 func (a *connectionActor) stopTokenTimers() {
 	a.tokenGen++
-	for _, t := range []*time.Timer{a.warnTimer, a.expireTimer} {
-		if t != nil {
-			t.Stop()
-		}
+	if a.tokenTimer != nil {
+		a.tokenTimer.Stop()
+		a.tokenTimer = nil
 	}
-	a.warnTimer, a.expireTimer = nil, nil
 }
 
 // emit sends an event to this client.
@@ -479,6 +493,6 @@ func expOKBody(exp time.Time) json.RawMessage {
 func (a *connectionActor) relay(ctx actor.Context, room, event string, data json.RawMessage) {
 	ctx.Send(a.d.gateway, &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self()})
 	if err := a.d.cluster.Broadcast(room, event, data); err != nil {
-		a.log.Warn("cluster relay failed; delivered on this node only", "room", room, "err", err)
+		a.logger().Warn("cluster relay failed; delivered on this node only", "room", room, "err", err)
 	}
 }

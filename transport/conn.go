@@ -112,7 +112,9 @@ func (c *Conn) serve(done func()) {
 		PingTimeout:  c.srv.cfg.PingTimeout,
 		MaxPayload:   c.srv.cfg.MaxMessageBytes,
 	}))
-	c.extendDeadline()
+	if !c.closing.Load() { // closed already (shutdown): keep the close grace
+		c.extendDeadline()
+	}
 	if reason, ended := c.readPump(true); ended {
 		c.finish(reason)
 		done()
@@ -364,6 +366,9 @@ func (c *Conn) securityEvent(ev security.Event, detail string) {
 func (c *Conn) ping() {
 	if c.out.Enqueue(pingFrame) {
 		c.pinger.Reset(c.srv.cfg.PingInterval)
+		if c.out.isClosed() {
+			c.pinger.Stop() // finish closed the queue and stopped the timer before that Reset
+		}
 	}
 }
 
@@ -374,7 +379,7 @@ var pingFrame = socketio.AppendPing(nil)
 // frame and closes writerDone. The queue runs one at a time.
 func (c *Conn) writePump() {
 	w := frameWriters.Get().(*frameWriter)
-	defer frameWriters.Put(w)
+	defer putFrameWriter(w)
 	var done [][]byte // the previous batch, emptied, for the queue to reuse
 	for {
 		// Let the producers that started us run first: under load, rooms
@@ -413,11 +418,11 @@ func (c *Conn) writePump() {
 }
 
 // write hands frames to the socket in one vectored write. The write deadline
-// moves at most once per deadlineSlack: moving it costs a runtime timer
-// update per write, so a write's real bound lies between WriteTimeout-slack
-// and WriteTimeout.
+// moves at most once per deadlineSlack (or half WriteTimeout, if shorter):
+// moving it costs a runtime timer update per write, so a write's real bound
+// lies between WriteTimeout-slack and WriteTimeout.
 func (c *Conn) write(w *frameWriter, frames [][]byte) error {
-	if now := time.Now(); now.Sub(c.writeDeadlineAt) >= deadlineSlack {
+	if now := time.Now(); now.Sub(c.writeDeadlineAt) >= min(deadlineSlack, c.srv.cfg.WriteTimeout/2) {
 		if err := c.nc.SetWriteDeadline(now.Add(c.srv.cfg.WriteTimeout)); err != nil {
 			return err
 		}
@@ -457,6 +462,16 @@ type frameWriter struct {
 }
 
 var frameWriters = sync.Pool{New: func() any { return new(frameWriter) }}
+
+// maxPooledFrames bounds the batch a pooled frameWriter keeps buffers for;
+// a burst's larger ones go to the garbage collector.
+const maxPooledFrames = 1024
+
+func putFrameWriter(w *frameWriter) {
+	if cap(w.iov) <= 2*maxPooledFrames {
+		frameWriters.Put(w)
+	}
+}
 
 // writeTo frames and writes; to a *net.TCPConn it is one writev per 1024 slices.
 func (w *frameWriter) writeTo(dst io.Writer, frames [][]byte) error {

@@ -1,16 +1,17 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"net"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,12 +21,15 @@ import (
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
-// Conn is one Socket.IO client on a WebSocket. Its read pump runs in one
-// goroutine for the socket's whole life; its write pump runs only while
-// frames are queued (the outbound queue starts it and it ends when the queue
-// is empty), so an idle client holds one goroutine. They are the only reader
-// and the only writer of the socket (gorilla/websocket allows one of each).
-// Everything else talks to the client through the bounded outbound queue.
+// Conn is one Socket.IO client on a WebSocket. Both of its pumps run on
+// demand: the write pump while frames are queued (the outbound queue starts
+// it, and it ends when the queue is empty), the read pump while there is
+// something to read (the poller starts it when the socket turns readable,
+// and it ends when gorilla's buffer is empty and the socket is parked with
+// the poller again). An idle client holds no goroutine. There is never more
+// than one of each: they are the only reader and the only writer of the
+// socket (gorilla/websocket allows one of each). Everything else talks to
+// the client through the bounded outbound queue.
 type Conn struct {
 	srv        *Server
 	ws         *websocket.Conn
@@ -36,7 +40,24 @@ type Conn struct {
 	authHeader string // Authorization header of the upgrade request
 	out        *outbound
 	writerDone chan struct{} // closed by the write pump that ends the socket
-	pinger     *time.Timer   // queues an Engine.IO ping every PingInterval
+	done       func()        // tells the Server the socket is over
+	br         *bufio.Reader // gorilla's read buffer: the pump parks only when it is empty
+	raw        syscall.RawConn
+
+	// The read pump's state, under rmu: who reads the socket now.
+	rmu    sync.Mutex
+	rstate readState
+	pollID uint64 // the poller's id for the socket, under the poller's lock
+
+	// Heartbeat and grace timers, under hbMu (heartbeat.go).
+	hbMu       sync.Mutex
+	heartbeat  *time.Timer
+	grace      *time.Timer // ends the socket after a CONNECT_ERROR or close frame
+	hbStopped  bool
+	pingDue    int64 // monoNow() of the next ping
+	pongDue    int64 // when the oldest unanswered ping times out; 0: none
+	pingSentAt int64
+	lastPong   atomic.Int64
 
 	// writeDeadlineAt is when the write deadline was last moved; write
 	// pumps run one at a time, and the queue's lock orders one's end
@@ -81,7 +102,7 @@ func (c *Conn) Refuse(code messages.Code) {
 		return
 	}
 	c.out.Enqueue(socketio.AppendConnectError(nil, string(code)))
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ConnectErrorGrace))
+	c.endAfter(c.srv.cfg.ConnectErrorGrace, messages.CloseConnectRefused)
 }
 
 // Close ends the connection for reason: a DISCONNECT packet first when the
@@ -97,15 +118,15 @@ func (c *Conn) Close(reason messages.CloseReason) {
 
 // serve runs the connection; done is called once it has ended. The
 // handshake (OPEN, CONNECT, token verification) runs in the calling handler
-// goroutine; once the client is accepted, the read pump moves to a fresh
-// goroutine and serve returns. A verification's deep stack is not kept for
-// the connection's whole life, and net/http frees its per-request state.
+// goroutine, bounded by a read deadline; once the client is accepted the
+// heartbeat timer bounds it instead, the read pump moves to a fresh
+// goroutine and serve returns. A verification's deep stack is not kept, and
+// net/http frees its per-request state.
 func (c *Conn) serve(done func()) {
+	c.done = done
 	c.ws.SetPingHandler(func(string) error { return nil }) // Engine.IO has its own heartbeat
 	c.ws.SetCloseHandler(func(int, string) error { return nil })
-	// Assigned before the Reset that arms it, so the callback sees it.
-	c.pinger = time.AfterFunc(time.Duration(math.MaxInt64), c.ping)
-	c.pinger.Reset(c.srv.cfg.PingInterval)
+	c.startHeartbeat()
 	c.out.Enqueue(socketio.AppendOpen(nil, socketio.OpenInfo{
 		SID:          c.engineSID,
 		PingInterval: c.srv.cfg.PingInterval,
@@ -113,18 +134,116 @@ func (c *Conn) serve(done func()) {
 		MaxPayload:   c.srv.cfg.MaxMessageBytes,
 	}))
 	if !c.closing.Load() { // closed already (shutdown): keep the close grace
-		c.extendDeadline()
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout))
 	}
-	if reason, ended := c.readPump(true); ended {
-		c.finish(reason)
-		done()
-		return
+	for c.session == nil {
+		if reason, end := c.readFrame(); end {
+			c.end(reason)
+			return
+		}
 	}
-	go func() {
-		defer done()
-		reason, _ := c.readPump(false)
+	// A grace set meanwhile (CONNECT_ERROR, close frame) has its timer too.
+	_ = c.nc.SetReadDeadline(time.Time{})
+	c.rmu.Lock()
+	c.rstate = readRunning
+	c.rmu.Unlock()
+	go c.readLoop()
+}
+
+// readState says who reads the socket.
+type readState uint8
+
+const (
+	readHandshake readState = iota // the upgrade handler's goroutine
+	readRunning                    // a read pump goroutine
+	readParked                     // nobody: the socket waits in the poller
+	readEnded
+)
+
+// readLoop is the read pump: it reads frames until gorilla's buffer is
+// empty, then parks the socket with the poller and returns (without a
+// poller it keeps reading).
+func (c *Conn) readLoop() {
+	for {
+		if reason, end := c.readFrame(); end {
+			c.end(reason)
+			return
+		}
+		if c.br.Buffered() == 0 && c.park() {
+			return
+		}
+	}
+}
+
+// park hands the socket to the poller; false means keep reading here.
+func (c *Conn) park() bool {
+	p := readPoller()
+	if p == nil || c.raw == nil {
+		return false
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.rstate != readRunning {
+		return false
+	}
+	c.rstate = readParked
+	if p.arm(c) != nil {
+		c.rstate = readRunning
+		return false
+	}
+	return true
+}
+
+// readable is the poller's wake-up: a parked socket gets a read pump.
+func (c *Conn) readable() {
+	c.rmu.Lock()
+	parked := c.rstate == readParked
+	if parked {
+		c.rstate = readRunning
+	}
+	c.rmu.Unlock()
+	if parked {
+		go c.readLoop()
+	}
+}
+
+// end finishes the socket from its reader, which stops reading for good.
+func (c *Conn) end(reason messages.CloseReason) {
+	c.rmu.Lock()
+	c.rstate = readEnded
+	c.rmu.Unlock()
+	c.forgetPoll()
+	c.finish(reason)
+	c.done()
+}
+
+// abort ends the socket from outside its reader (a missed pong, a grace
+// that ran out, a failed write) with reason, unless an earlier one is set.
+// A parked socket is finished here; a reader that is reading gets a read
+// deadline in the past, fails its read and ends the socket itself, after
+// the close frame has gone out.
+func (c *Conn) abort(reason messages.CloseReason) {
+	c.out.close(reason)
+	c.rmu.Lock()
+	state := c.rstate
+	if state == readParked {
+		c.rstate = readEnded
+	}
+	c.rmu.Unlock()
+	switch state {
+	case readParked:
+		c.forgetPoll()
 		c.finish(reason)
-	}()
+		c.done()
+	case readHandshake, readRunning:
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+func (c *Conn) forgetPoll() {
+	if p := readPoller(); p != nil && c.raw != nil {
+		p.remove(c)
+	}
 }
 
 // finish closes the socket after the read pump ended with readReason. The
@@ -133,7 +252,7 @@ func (c *Conn) serve(done func()) {
 func (c *Conn) finish(readReason messages.CloseReason) {
 	c.out.close(readReason)
 	<-c.writerDone
-	c.pinger.Stop()
+	c.stopTimers()
 	_ = c.nc.Close()
 	reason := c.out.closeReason()
 	c.srv.metrics.disconnects.WithLabelValues(reason.String()).Inc()
@@ -142,63 +261,34 @@ func (c *Conn) finish(readReason messages.CloseReason) {
 	}
 }
 
-// onPong extends the read deadline of an accepted client. Before CONNECT
-// the handshake deadline holds however many pongs come, and after a
-// CONNECT_ERROR or the close frame only the grace set then counts.
-func (c *Conn) onPong() {
-	if c.session == nil || c.refused.Load() || c.closing.Load() {
-		return
-	}
-	c.extendDeadline()
-	// Refuse or writeClose may have run between the check and the extension:
-	// put their short deadline back.
-	if c.refused.Load() {
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ConnectErrorGrace))
-	} else if c.closing.Load() {
-		_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
-	}
-}
-
-func (c *Conn) extendDeadline() {
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout))
-}
-
-// readPump reads frames until the socket ends and returns why it ended
-// (ended true). With handshake set it returns early, ended false, once the
-// client has been accepted.
-func (c *Conn) readPump(handshake bool) (reason messages.CloseReason, ended bool) {
+// readFrame reads and handles one frame; end reports the socket is over,
+// and why.
+func (c *Conn) readFrame() (reason messages.CloseReason, end bool) {
 	limit := int64(c.srv.cfg.MaxMessageBytes)
-	for {
-		if handshake && c.session != nil {
-			return 0, false
-		}
-		mt, r, err := c.ws.NextReader()
-		if err != nil {
-			return c.readErrorReason(err), true
-		}
-		frame, err := io.ReadAll(io.LimitReader(r, limit+1))
-		if err != nil {
-			return c.readErrorReason(err), true
-		}
-		if int64(len(frame)) > limit {
-			c.securityEvent(security.EventMessageTooLarge, "")
-			return messages.CloseMessageTooBig, true
-		}
-		if c.refused.Load() {
-			continue // waiting for the client to leave after CONNECT_ERROR
-		}
-		if mt == websocket.BinaryMessage {
-			if c.skipAttachments > 0 {
-				c.skipAttachments--
-			} else {
-				c.sendError(messages.CodeBinaryNotSupported)
-			}
-			continue
-		}
-		if reason, end := c.handleFrame(frame); end {
-			return reason, true
-		}
+	mt, r, err := c.ws.NextReader()
+	if err != nil {
+		return c.readErrorReason(err), true
 	}
+	frame, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return c.readErrorReason(err), true
+	}
+	if int64(len(frame)) > limit {
+		c.securityEvent(security.EventMessageTooLarge, "")
+		return messages.CloseMessageTooBig, true
+	}
+	if c.refused.Load() {
+		return 0, false // waiting for the client to leave after CONNECT_ERROR
+	}
+	if mt == websocket.BinaryMessage {
+		if c.skipAttachments > 0 {
+			c.skipAttachments--
+		} else {
+			c.sendError(messages.CodeBinaryNotSupported)
+		}
+		return 0, false
+	}
+	return c.handleFrame(frame)
 }
 
 func (c *Conn) readErrorReason(err error) messages.CloseReason {
@@ -362,18 +452,6 @@ func (c *Conn) securityEvent(ev security.Event, detail string) {
 	c.srv.events.Emit(ev, security.EventFields{IP: c.ip, SID: c.sid, Detail: detail})
 }
 
-// ping queues an Engine.IO ping and rearms the timer while the queue is open.
-func (c *Conn) ping() {
-	if c.out.Enqueue(pingFrame) {
-		c.pinger.Reset(c.srv.cfg.PingInterval)
-		if c.out.isClosed() {
-			c.pinger.Stop() // finish closed the queue and stopped the timer before that Reset
-		}
-	}
-}
-
-var pingFrame = socketio.AppendPing(nil)
-
 // writePump writes queued frames until the queue is empty, then returns (the
 // next Enqueue starts another), or until it is closed, then sends the close
 // frame and closes writerDone. The queue runs one at a time.
@@ -401,8 +479,8 @@ func (c *Conn) writePump() {
 				}
 				c.out.close(reason)
 				clear(frames)
-				_ = c.nc.Close() // wakes the read pump
 				close(c.writerDone)
+				c.abort(reason) // the reader may be parked: nobody would notice
 				return
 			}
 			c.srv.metrics.framesSent.Add(float64(len(frames)))
@@ -440,7 +518,7 @@ func (c *Conn) writeClose(reason messages.CloseReason) {
 	msg := websocket.FormatCloseMessage(reason.Code(), reason.String())
 	c.closing.Store(true)
 	_ = c.ws.WriteControl(websocket.CloseMessage, msg, deadline)
-	_ = c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+	c.endAfter(closeGrace, reason)
 }
 
 // isProtocolError recognises gorilla's protocol-violation errors (bad opcode,

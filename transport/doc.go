@@ -4,11 +4,15 @@
 // write pump and its bounded outbound queue.
 //
 // Concurrency: a Conn's read pump runs in the upgraded handler goroutine
-// during the handshake, then in a goroutine of its own, and is the only
-// reader of the socket. Its write pump is the only writer and runs on demand:
-// the outbound queue starts one when frames arrive and none runs, and it
-// ends when the queue is empty, so an idle client holds one goroutine. Other
-// goroutines (actors) reach the client only through Conn.Enqueue, Accepted,
-// Refuse and Close, which never block. transport knows nothing of actors: it
-// hands each authenticated client to a Gateway.
+// during the handshake; after it, both pumps run on demand. The poller
+// (epoll, Linux) starts a read pump when a parked socket turns readable, and
+// the pump parks the socket again once gorilla's buffer is empty; the
+// outbound queue starts a write pump when frames arrive, and the pump ends
+// when the queue is empty. An idle client holds no goroutine, and there is
+// never more than one reader and one writer per socket. The Engine.IO
+// heartbeat and the close graces run on timers, since a parked socket has
+// no reader whose deadline could fire. Other goroutines (actors) reach the
+// client only through Conn.Enqueue, Accepted, Refuse and Close, which never
+// block. transport knows nothing of actors: it hands each authenticated
+// client to a Gateway.
 package transport

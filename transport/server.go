@@ -1,14 +1,17 @@
 package transport
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,10 +88,10 @@ func NewServer(cfg Config, d Deps) *Server {
 		live:     map[*Conn]struct{}{},
 	}
 	s.upgrader = websocket.Upgrader{
-		// Client frames are small, and a payload larger than the buffer is
-		// read straight into the caller's slice: the buffer mostly holds
-		// frame headers, and every idle client keeps one.
-		ReadBufferSize: 256,
+		// Zero: gorilla reads through the buffered reader that Hijack hands
+		// it, which is the Conn's own (see hijacker), so the read pump can
+		// see when it is empty.
+		ReadBufferSize: 0,
 		// The write pump frames and writes itself; gorilla writes only the
 		// close frame, with WriteControl, which needs no write buffer. A
 		// pool keeps gorilla from allocating one per connection.
@@ -169,7 +172,8 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "origin not allowed")
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	br := bufio.NewReaderSize(nil, readBufferSize)
+	ws, err := s.upgrader.Upgrade(&hijacker{ResponseWriter: w, br: br}, r, nil)
 	if err != nil {
 		s.metrics.upgrades.WithLabelValues("failed").Inc()
 		return // Upgrade has answered the request
@@ -184,6 +188,10 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		ip:         ip,
 		authHeader: r.Header.Get("Authorization"),
 		writerDone: make(chan struct{}),
+		br:         br,
+	}
+	if sc, ok := c.nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
 	}
 	c.out = newOutbound(s.cfg.OutboundQueueBytes, func() { go c.writePump() })
 	s.liveMu.Lock()
@@ -196,6 +204,29 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		s.liveMu.Unlock()
 		s.conns.Done()
 	})
+}
+
+// readBufferSize is each connection's read buffer. Client frames are small,
+// and a payload larger than the buffer is read straight into the caller's
+// slice: the buffer mostly holds frame headers. gorilla adopts a hijacked
+// reader only when it is larger than 256 bytes.
+const readBufferSize = 288
+
+// hijacker hands gorilla's Upgrade the Conn's own buffered reader in place of
+// net/http's, so the read pump can tell when gorilla holds no unread bytes.
+type hijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+// Hijack implements http.Hijacker. Bytes net/http already buffered (a client
+// that did not wait for the 101) are left for gorilla, which refuses them.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || rw.Reader.Buffered() > 0 {
+		return nc, rw, err
+	}
+	return nc, bufio.NewReadWriter(h.br, rw.Writer), nil
 }
 
 // CloseAll closes every socket still open with reason: after the actor tree

@@ -80,10 +80,9 @@ type tokenVerified struct {
 }
 
 func newConnectionProps(d *deps, c *transport.Conn, claims *security.Claims) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor {
+	return d.props(supervision.KindConnection, c.SID(), nil, func() actor.Actor {
 		return &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}}
-	}, actor.WithSupervisor(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindConnection, c.SID(), nil)...))
+	}, actor.WithSupervisor(supervision.Strategy()))
 }
 
 func (a *connectionActor) Receive(ctx actor.Context) {

@@ -32,6 +32,10 @@ type deps struct {
 	// conns maps a connection's sid to its PID, for fault injection and
 	// kicks by sid. Written by each connection actor at Started and Stopped.
 	conns sync.Map
+	// templates holds one Props per actor kind spawned per connection or
+	// room (see props).
+	templatesMu sync.Mutex
+	templates   map[supervision.Kind]*actor.Props
 	// shuttingDown is set before the tree is stopped for SIGTERM, so the
 	// connections it stops know to say "server shutdown".
 	shuttingDown atomic.Bool
@@ -51,6 +55,58 @@ func (d *deps) middleware(kind supervision.Kind, name string, handled *uint64) [
 		mw = append(mw, supervision.FaultMiddleware(kind, name))
 	}
 	return mw
+}
+
+// props returns the Props of one actor of kind named name, made by produce.
+// Without fault injection, actors of a kind share one template's
+// middleware chain and options and differ only in their producer: per
+// connection that is three actors, and the chains were a sizeable part of
+// an idle connection's memory. Fault injection keeps per-actor middleware
+// (the armed fault is per actor).
+func (d *deps) props(kind supervision.Kind, name string, handled *uint64, produce actor.Producer, opts ...actor.PropsOption) *actor.Props {
+	// Idle, these actors hold a mailbox each: the lock-free one is a stub
+	// node, the default a 10-slot ring. Their traffic is light (a room's
+	// fan-out bypasses mailboxes), so a node allocated per message costs
+	// nothing that shows.
+	opts = append(opts, actor.WithMailbox(actor.UnboundedLockfree()))
+	if d.cfg.FaultInjection {
+		opts = append(opts, actor.WithReceiverMiddleware(d.middleware(kind, name, handled)...))
+		return actor.PropsFromProducer(produce, opts...)
+	}
+	d.templatesMu.Lock()
+	tmpl := d.templates[kind]
+	if tmpl == nil {
+		mw := d.middleware(kind, name, nil)
+		if handled != nil {
+			mw = append(mw, countRoutedByActor)
+		}
+		// Its own producer is never used: each copy gets its actor's.
+		tmpl = actor.PropsFromProducer(nil, append(opts, actor.WithReceiverMiddleware(mw...))...)
+		if d.templates == nil {
+			d.templates = map[supervision.Kind]*actor.Props{}
+		}
+		d.templates[kind] = tmpl
+	}
+	d.templatesMu.Unlock()
+	p := *tmpl // shares the template's middleware chain
+	return p.Configure(actor.WithProducer(produce))
+}
+
+// routedCounter is an actor whose parent counts what it routes to it (see
+// lazyChildren); countRoutedByActor counts on its side.
+type routedCounter interface{ routedCount() *uint64 }
+
+// countRoutedByActor is countRouted for a shared template: the counter is
+// the actor's own, found through the context.
+func countRoutedByActor(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+		if isRouted(env.Message) {
+			if rc, ok := ctx.Actor().(routedCounter); ok {
+				*rc.routedCount()++
+			}
+		}
+		next(ctx, env)
+	}
 }
 
 // spawnNamed spawns a child called name. Names are unique by construction
@@ -111,11 +167,19 @@ const failedReply = -1
 func countRouted(handled *uint64) actor.ReceiverMiddleware {
 	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
 		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
-			switch env.Message.(type) {
-			case *messages.JoinRoom, *messages.Publish, *spawnConnection, *admitConnection:
+			if isRouted(env.Message) {
 				*handled++
 			}
 			next(ctx, env)
 		}
 	}
+}
+
+// isRouted reports the messages a parent routes to a lazily spawned child.
+func isRouted(msg any) bool {
+	switch msg.(type) {
+	case *messages.JoinRoom, *messages.Publish, *spawnConnection, *admitConnection:
+		return true
+	}
+	return false
 }

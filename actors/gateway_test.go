@@ -2,7 +2,9 @@ package actors_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,54 @@ func TestJoinLeaveAndRoomRules(t *testing.T) {
 	if got := string(c.expectEvent("error")); got != `{"code":"UNKNOWN_EVENT"}` {
 		t.Fatalf("error event %s", got)
 	}
+}
+
+// TestFramesReadTogetherAreAllHandled: an idle socket waits in the poller
+// with no read pump, and a pump parks it again only once gorilla's buffer is
+// empty; frames that arrive in one TCP segment must all be answered now,
+// not at the next byte the client happens to send.
+func TestFramesReadTogetherAreAllHandled(t *testing.T) {
+	h := newHarness(t)
+	c := h.dial(token(t, "alice", "w1"))
+	for round := range 3 {
+		rooms := []string{"workspace:w1:dashboard", "workspace:w1:approvals", "user:alice"}
+		var texts []string
+		for _, room := range rooms {
+			c.nextAck++
+			texts = append(texts, fmt.Sprintf(`42%d["join_room",{"room":%q}]`, c.nextAck, room))
+		}
+		c.writeTogether(texts...)
+		acked := map[int64]bool{}
+		for range rooms { // rooms answer in their own time: any order
+			p := c.next()
+			if p.Type != socketio.Ack || p.AckID <= c.nextAck-int64(len(rooms)) || p.AckID > c.nextAck || acked[p.AckID] {
+				t.Fatalf("round %d: want one ack each for %d..%d, got %+v %s", round, c.nextAck-int64(len(rooms))+1, c.nextAck, p, p.Args)
+			}
+			acked[p.AckID] = true
+		}
+	}
+}
+
+// TestIdleSocketsHoldNoGoroutine: once a client has nothing to read or
+// write, its socket waits in the poller and its pumps are gone.
+func TestIdleSocketsHoldNoGoroutine(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the poller is Linux-only (epoll); elsewhere each socket keeps a read pump")
+	}
+	const clients = 30
+	h := newHarness(t, func(o *options) { o.actors.MaxConnectionsPerIP = clients })
+	base := runtime.NumGoroutine()
+	for i := range clients {
+		c := h.dial(token(t, fmt.Sprintf("u%d", i), "w1"))
+		if got := c.call("join_room", map[string]any{"room": "workspace:w1:dashboard"}); got["joined"] == nil {
+			t.Fatalf("join: %v", got)
+		}
+	}
+	// Each client of this test reads in a goroutine of its own; the gateway
+	// may add its poller and a few short-lived ones, never one per socket.
+	h.eventually("idle sockets parked", func() bool { return runtime.NumGoroutine() <= base+clients+clients/3 })
+	h.mustPublish("workspace:w1:dashboard", "tick", map[string]any{"n": 1})
+	h.eventually("sockets parked again after a publish", func() bool { return runtime.NumGoroutine() <= base+clients+clients/3 })
 }
 
 func TestPublishReachesExactlyTheRoomMembers(t *testing.T) {

@@ -70,10 +70,13 @@ type options struct {
 	cluster   *cluster.Config // nil: a single node
 }
 
+// withFaults turns fault injection on (the supervision tests); without it
+// the actors run with the shared per-kind Props of production.
+func withFaults(o *options) { o.actors.FaultInjection = true }
+
 func newHarness(t *testing.T, opts ...func(*options)) *harness {
 	t.Helper()
 	o := options{
-		actors:    actors.Config{FaultInjection: true},
 		transport: transport.Config{PublishAPIKey: publishKey, AllowedOrigins: []string{"http://localhost:3000"}},
 	}
 	for _, f := range opts {
@@ -278,6 +281,29 @@ func (c *client) writeText(s string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.ws.WriteMessage(websocket.TextMessage, []byte(s))
+}
+
+// writeTogether sends texts as masked text frames in one TCP write, so the
+// gateway reads them in one read(2) and buffers all but the first.
+func (c *client) writeTogether(texts ...string) {
+	c.t.Helper()
+	var buf []byte
+	for _, s := range texts {
+		if len(s) > 125 {
+			c.t.Fatalf("writeTogether frames are short (%d bytes)", len(s))
+		}
+		mask := [4]byte{0x1f, 0x2e, 0x3d, 0x4c}
+		buf = append(buf, 0x81, 0x80|byte(len(s)))
+		buf = append(buf, mask[:]...)
+		for i := 0; i < len(s); i++ {
+			buf = append(buf, s[i]^mask[i%4])
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.ws.NetConn().Write(buf); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
 }
 
 // next returns the next packet, failing the test if none comes in time.

@@ -43,8 +43,7 @@ type rateLimiterActor struct {
 func newRateLimiterProps(d *deps, sid string) *actor.Props {
 	perMinute := float64(d.cfg.MaxMessagesPerMinute)
 	b := &bucket{tokens: perMinute, capacity: perMinute, perSec: perMinute / 60, last: time.Now()}
-	return actor.PropsFromProducer(func() actor.Actor { return &rateLimiterActor{b: b} },
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindRateLimiter, sid, nil)...))
+	return d.props(supervision.KindRateLimiter, sid, nil, func() actor.Actor { return &rateLimiterActor{b: b} })
 }
 
 func (l *rateLimiterActor) Receive(ctx actor.Context) {

@@ -47,9 +47,10 @@ type roomIdleTimeout struct{ gen uint64 }
 
 func newRoomProps(d *deps, name string) *actor.Props {
 	st := &roomState{name: name, childName: roomChildName(name), members: map[string]member{}}
-	return actor.PropsFromProducer(func() actor.Actor { return &roomActor{roomState: st, deps: d} },
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindRoom, name, &st.handled)...))
+	return d.props(supervision.KindRoom, name, &st.handled, func() actor.Actor { return &roomActor{roomState: st, deps: d} })
 }
+
+func (r *roomActor) routedCount() *uint64 { return &r.handled }
 
 func (r *roomActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {

@@ -42,7 +42,7 @@ func joinAll(room string, cs ...*client) {
 }
 
 func TestRoomPanicKeepsMembership(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withFaults)
 	const room = "workspace:w:dashboard"
 	a, b := h.dial(token(t, "a", "w")), h.dial(token(t, "b", "w"))
 	joinAll(room, a, b)
@@ -73,7 +73,7 @@ func TestRoomPanicKeepsMembership(t *testing.T) {
 }
 
 func TestRoomRestartBudgetRunsOut(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withFaults)
 	const room = "workspace:w:approvals"
 	a, b := h.dial(token(t, "a", "w")), h.dial(token(t, "b", "w"))
 	joinAll(room, a, b)
@@ -105,7 +105,7 @@ func TestRoomRestartBudgetRunsOut(t *testing.T) {
 }
 
 func TestConnectionPanicDisconnectsOnlyThatClient(t *testing.T) {
-	h := newHarness(t, func(o *options) { o.actors.MaxConnectionsPerIP = 2 })
+	h := newHarness(t, withFaults, func(o *options) { o.actors.MaxConnectionsPerIP = 2 })
 	const room = "workspace:w:dashboard"
 	victim, bystander := h.dial(token(t, "v", "w")), h.dial(token(t, "b", "w"))
 	joinAll(room, victim, bystander)
@@ -133,7 +133,7 @@ func TestConnectionPanicDisconnectsOnlyThatClient(t *testing.T) {
 }
 
 func TestWorkspacePanicDisconnectsNobody(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withFaults)
 	const room = "workspace:w:dashboard"
 	a, b := h.dial(token(t, "a", "w")), h.dial(token(t, "b", "w"))
 	joinAll(room, a, b)
@@ -154,7 +154,7 @@ func TestWorkspacePanicDisconnectsNobody(t *testing.T) {
 }
 
 func TestRateLimiterPanicRestartsIt(t *testing.T) {
-	h := newHarness(t, func(o *options) { o.actors.MaxMessagesPerMinute = 4 })
+	h := newHarness(t, withFaults, func(o *options) { o.actors.MaxMessagesPerMinute = 4 })
 	c := h.dial(token(t, "u", "w"))
 	c.call("join_room", map[string]any{"room": "user:u"})
 	c.call("join_room", map[string]any{"room": "user:u"})
@@ -178,7 +178,7 @@ func TestRateLimiterPanicRestartsIt(t *testing.T) {
 }
 
 func TestIPLimiterPanicNeitherLeaksNorDoubleFrees(t *testing.T) {
-	h := newHarness(t, func(o *options) { o.actors.MaxConnectionsPerIP = 2 })
+	h := newHarness(t, withFaults, func(o *options) { o.actors.MaxConnectionsPerIP = 2 })
 	first, _ := h.dial(token(t, "a", "w")), h.dial(token(t, "b", "w"))
 	if n := h.inject(supervision.KindIPLimiter, "127.0.0.1", supervision.FaultPanic, 0); n != 1 {
 		t.Fatalf("injected %d", n)
@@ -197,7 +197,7 @@ func TestIPLimiterPanicNeitherLeaksNorDoubleFrees(t *testing.T) {
 }
 
 func TestStalledConnectionNeverDelaysItsRoom(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withFaults)
 	const room = "workspace:w:dashboard"
 	stalled, other := h.dial(token(t, "s", "w")), h.dial(token(t, "o", "w"))
 	joinAll(room, stalled, other)
@@ -216,7 +216,7 @@ func TestStalledConnectionNeverDelaysItsRoom(t *testing.T) {
 }
 
 func TestSlowClientIsDroppedAndOthersKeepReceiving(t *testing.T) {
-	h := newHarness(t, func(o *options) {
+	h := newHarness(t, withFaults, func(o *options) {
 		o.transport.OutboundQueueBytes = 256 << 10
 		o.transport.MaxMessageBytes = 200 << 10
 	})
@@ -240,7 +240,7 @@ func TestSlowClientIsDroppedAndOthersKeepReceiving(t *testing.T) {
 }
 
 func TestInjectedPanicDoesNotHoldBackTheIdleStop(t *testing.T) {
-	h := newHarness(t, func(o *options) { o.actors.RoomIdleTimeout = 20 * time.Millisecond })
+	h := newHarness(t, withFaults, func(o *options) { o.actors.RoomIdleTimeout = 20 * time.Millisecond })
 	const room = "workspace:w:dashboard"
 	c := h.dial(token(t, "u", "w"))
 	joinAll(room, c)
@@ -251,7 +251,7 @@ func TestInjectedPanicDoesNotHoldBackTheIdleStop(t *testing.T) {
 }
 
 func TestEmptyRoomStopsEvenAfterAStaleIdleReport(t *testing.T) {
-	h := newHarness(t, func(o *options) { o.actors.RoomIdleTimeout = time.Millisecond })
+	h := newHarness(t, withFaults, func(o *options) { o.actors.RoomIdleTimeout = time.Millisecond })
 	const room = "workspace:w:approvals"
 	c := h.dial(token(t, "u", "w"))
 	joinAll(room, c)
@@ -264,7 +264,7 @@ func TestEmptyRoomStopsEvenAfterAStaleIdleReport(t *testing.T) {
 }
 
 func TestRateLimiterOutOfBudgetClosesItsConnection(t *testing.T) {
-	h := newHarness(t, func(o *options) { o.actors.MaxMessagesPerMinute = 1000 })
+	h := newHarness(t, withFaults, func(o *options) { o.actors.MaxMessagesPerMinute = 1000 })
 	c := h.dial(token(t, "u", "w"))
 	for i := 0; i <= 10; i++ { // a budget of 10 restarts a minute: the 11th failure stops it
 		if n := h.inject(supervision.KindRateLimiter, c.sid, supervision.FaultPanic, 0); n != 1 {

@@ -62,7 +62,8 @@ func (d *deps) middleware(kind supervision.Kind, name string, handled *uint64) [
 // middleware chain and options and differ only in their producer: per
 // connection that is three actors, and the chains were a sizeable part of
 // an idle connection's memory. Fault injection keeps per-actor middleware
-// (the armed fault is per actor).
+// (the armed fault is per actor). A kind's template is built on its first
+// use: every call for a kind must pass handled, or none must.
 func (d *deps) props(kind supervision.Kind, name string, handled *uint64, produce actor.Producer, opts ...actor.PropsOption) *actor.Props {
 	// Idle, these actors hold a mailbox each: the lock-free one is a stub
 	// node, the default a 10-slot ring. Their traffic is light (a room's

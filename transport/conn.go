@@ -45,14 +45,16 @@ type Conn struct {
 	raw        syscall.RawConn
 
 	// The read pump's state, under rmu: who reads the socket now.
-	rmu    sync.Mutex
-	rstate readState
-	pollID uint64 // the poller's id for the socket, under the poller's lock
+	rmu      sync.Mutex
+	rstate   readState
+	aborting bool   // abort set a past read deadline: the reader must read on, not park
+	pollID   uint64 // the poller's id for the socket, under the poller's lock
 
 	// Heartbeat and grace timers, under hbMu (heartbeat.go).
 	hbMu       sync.Mutex
 	heartbeat  *time.Timer
 	grace      *time.Timer // ends the socket after a CONNECT_ERROR or close frame
+	graceAt    int64       // monoNow() when grace fires
 	hbStopped  bool
 	pingDue    int64 // monoNow() of the next ping
 	pongDue    int64 // when the oldest unanswered ping times out; 0: none
@@ -142,12 +144,16 @@ func (c *Conn) serve(done func()) {
 			return
 		}
 	}
-	// A grace set meanwhile (CONNECT_ERROR, close frame) has its timer too.
-	_ = c.nc.SetReadDeadline(time.Time{})
 	c.rmu.Lock()
+	if !c.aborting {
+		// A grace set meanwhile (CONNECT_ERROR, close frame) has its timer too.
+		_ = c.nc.SetReadDeadline(time.Time{})
+	}
 	c.rstate = readRunning
 	c.rmu.Unlock()
-	go c.readLoop()
+	if c.br.Buffered() > 0 || !c.park() {
+		go c.readLoop()
+	}
 }
 
 // readState says who reads the socket.
@@ -183,7 +189,7 @@ func (c *Conn) park() bool {
 	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.rstate != readRunning {
+	if c.rstate != readRunning || c.aborting {
 		return false
 	}
 	c.rstate = readParked
@@ -226,17 +232,20 @@ func (c *Conn) abort(reason messages.CloseReason) {
 	c.out.close(reason)
 	c.rmu.Lock()
 	state := c.rstate
-	if state == readParked {
-		c.rstate = readEnded
-	}
-	c.rmu.Unlock()
 	switch state {
 	case readParked:
+		c.rstate = readEnded
+	case readHandshake, readRunning:
+		// Sticky: the reader may be between reads, and must not park or
+		// have the deadline cleared after the handshake.
+		c.aborting = true
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+	c.rmu.Unlock()
+	if state == readParked {
 		c.forgetPoll()
 		c.finish(reason)
 		c.done()
-	case readHandshake, readRunning:
-		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 	}
 }
 

@@ -69,11 +69,13 @@ func (c *Conn) beat() {
 	c.hbMu.Unlock()
 }
 
-// onPong records an accepted client's answer to a ping. Before CONNECT the
-// handshake deadline holds however many pongs come, and after a
-// CONNECT_ERROR or the close frame only the grace set then counts.
+// onPong records the client's answer to a ping; it counts once the client
+// is accepted (a ping sent before CONNECT may be answered before it). It
+// moves no deadline: before CONNECT the handshake deadline holds however
+// many pongs come, and after a CONNECT_ERROR or the close frame only the
+// grace set then counts.
 func (c *Conn) onPong() {
-	if c.session == nil || c.refused.Load() || c.closing.Load() {
+	if c.refused.Load() || c.closing.Load() {
 		return
 	}
 	c.lastPong.Store(monoNow())
@@ -86,9 +88,14 @@ func (c *Conn) endAfter(d time.Duration, reason messages.CloseReason) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(d))
 	c.hbMu.Lock()
 	defer c.hbMu.Unlock()
-	if c.grace == nil && !c.hbStopped {
-		c.grace = time.AfterFunc(d, func() { c.abort(reason) })
+	at := monoNow() + int64(d)
+	if c.hbStopped || (c.grace != nil && c.graceAt <= at) {
+		return // an earlier grace ends it sooner
 	}
+	if c.grace != nil {
+		c.grace.Stop()
+	}
+	c.grace, c.graceAt = time.AfterFunc(d, func() { c.abort(reason) }), at
 }
 
 // stopTimers stops the heartbeat and any grace timer; the socket has ended.

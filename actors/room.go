@@ -18,19 +18,14 @@ import (
 // members are kept by the members' contexts and keep arriving.
 type roomState struct {
 	name      string
-	childName string            // the name its parent spawned it under
-	members   map[string]member // connection pid.Id → member
-	handled   uint64            // messages routed by the parent and handled
-	idleGen   uint64            // invalidates an idle timer that was re-armed or cancelled
+	childName string // the name its parent spawned it under
+	members   memberSet
+	handled   uint64 // messages routed by the parent and handled
+	idleGen   uint64 // invalidates an idle timer that was re-armed or cancelled
 	timer     *time.Timer
 	// unsubscribe ends the room's cluster subscription; it is held from the
 	// first Started to Stopped, across restarts.
 	unsubscribe func()
-}
-
-type member struct {
-	pid *actor.PID
-	out messages.Outbox
 }
 
 // roomActor fans out broadcasts to the connections that joined it. It
@@ -46,7 +41,7 @@ type roomActor struct {
 type roomIdleTimeout struct{ gen uint64 }
 
 func newRoomProps(d *deps, name string) *actor.Props {
-	st := &roomState{name: name, childName: roomChildName(name), members: map[string]member{}}
+	st := &roomState{name: name, childName: roomChildName(name)}
 	return d.props(supervision.KindRoom, name, &st.handled, func() actor.Actor { return &roomActor{roomState: st, deps: d} })
 }
 
@@ -55,7 +50,7 @@ func (r *roomActor) routedCount() *uint64 { return &r.handled }
 func (r *roomActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		if len(r.members) == 0 {
+		if r.members.len() == 0 {
 			r.armIdle(ctx)
 		}
 		r.subscribe(ctx)
@@ -73,13 +68,13 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.onLeave(ctx, m)
 	case *messages.Publish:
 		r.onPublish(m)
-		if len(r.members) == 0 && r.timer == nil {
+		if r.members.len() == 0 && r.timer == nil {
 			r.armIdle(ctx) // its last idle report may have been stale: report again
 		}
 	case *cluster.Delivery: // from another node; not routed by the parent
 		m.Reply(r.fanOut(m.Event, m.Data, nil))
 	case *roomIdleTimeout:
-		if m.gen == r.idleGen && len(r.members) == 0 {
+		if m.gen == r.idleGen && r.members.len() == 0 {
 			r.timer = nil
 			ctx.Send(ctx.Parent(), &messages.ChildIdle{Name: r.childName, Handled: r.handled})
 		}
@@ -87,8 +82,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 }
 
 func (r *roomActor) onJoin(ctx actor.Context, m *messages.JoinRoom) {
-	if _, ok := r.members[m.Conn.Id]; !ok {
-		r.members[m.Conn.Id] = member{pid: m.Conn, out: m.Out}
+	if r.members.add(member{pid: m.Conn, out: m.Out}) {
 		ctx.Watch(m.Conn)
 		r.cancelIdle()
 	}
@@ -96,7 +90,7 @@ func (r *roomActor) onJoin(ctx actor.Context, m *messages.JoinRoom) {
 }
 
 func (r *roomActor) onLeave(ctx actor.Context, m *messages.LeaveRoom) {
-	if _, ok := r.members[m.Conn.Id]; ok {
+	if r.members.has(m.Conn.Id) {
 		ctx.Unwatch(m.Conn)
 		r.remove(ctx, m.Conn)
 	}
@@ -105,11 +99,10 @@ func (r *roomActor) onLeave(ctx actor.Context, m *messages.LeaveRoom) {
 
 // remove is idempotent: a member can leave and terminate, or terminate twice.
 func (r *roomActor) remove(ctx actor.Context, who *actor.PID) {
-	if _, ok := r.members[who.Id]; !ok {
+	if !r.members.remove(who.Id) {
 		return
 	}
-	delete(r.members, who.Id)
-	if len(r.members) == 0 {
+	if r.members.len() == 0 {
 		r.armIdle(ctx)
 	}
 }
@@ -126,8 +119,8 @@ func (r *roomActor) onPublish(m *messages.Publish) {
 func (r *roomActor) fanOut(event string, data json.RawMessage, except *actor.PID) int {
 	frame := socketio.AppendEvent(make([]byte, 0, len(event)+len(data)+8), event, data)
 	n := 0
-	for id, mb := range r.members {
-		if except != nil && id == except.Id {
+	for _, mb := range r.members.list {
+		if except != nil && mb.pid.Id == except.Id {
 			continue
 		}
 		if mb.out.Enqueue(frame) {

@@ -230,17 +230,6 @@ func (f *fleet) noteDelivery(seq int, now int64) {
 	}
 }
 
-// connected counts the members whose connection is up now.
-func (f *fleet) connected() int {
-	n := 0
-	for _, m := range f.members {
-		if m.client.Load() != nil {
-			n++
-		}
-	}
-	return n
-}
-
 // close drops every connection and waits for the members' goroutines.
 func (f *fleet) close() {
 	f.closing.Store(true)

@@ -105,13 +105,6 @@ func (q *outbound) next(done [][]byte) (frames [][]byte, closed bool, reason mes
 // maxIdleFrames is the largest frame slice a queue keeps while idle.
 const maxIdleFrames = 64
 
-// isClosed reports whether the queue has closed.
-func (q *outbound) isClosed() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.closed
-}
-
 // closeReason is why the queue closed (valid once it has).
 func (q *outbound) closeReason() messages.CloseReason {
 	q.mu.Lock()

@@ -121,9 +121,10 @@ func (c *Conn) Close(reason messages.CloseReason) {
 // serve runs the connection; done is called once it has ended. The
 // handshake (OPEN, CONNECT, token verification) runs in the calling handler
 // goroutine, bounded by a read deadline; once the client is accepted the
-// heartbeat timer bounds it instead, the read pump moves to a fresh
-// goroutine and serve returns. A verification's deep stack is not kept, and
-// net/http frees its per-request state.
+// heartbeat timer bounds it instead, the socket goes to a fresh read pump
+// (or straight to the poller when nothing is buffered) and serve returns. A
+// verification's deep stack is not kept, and net/http frees its per-request
+// state.
 func (c *Conn) serve(done func()) {
 	c.done = done
 	c.ws.SetPingHandler(func(string) error { return nil }) // Engine.IO has its own heartbeat

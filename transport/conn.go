@@ -137,7 +137,7 @@ func (c *Conn) serve(done func()) {
 		MaxPayload:   c.srv.cfg.MaxMessageBytes,
 	}))
 	if !c.closing.Load() { // closed already (shutdown): keep the close grace
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout))
+		c.setReadDeadline(time.Now().Add(c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout))
 	}
 	for c.session == nil {
 		if reason, end := c.readFrame(); end {
@@ -154,6 +154,16 @@ func (c *Conn) serve(done func()) {
 	c.rmu.Unlock()
 	if c.br.Buffered() > 0 || !c.park() {
 		go c.readLoop()
+	}
+}
+
+// setReadDeadline moves the read deadline unless an abort has set it in the
+// past: that one must stand until the reader has failed on it.
+func (c *Conn) setReadDeadline(t time.Time) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if !c.aborting {
+		_ = c.nc.SetReadDeadline(t)
 	}
 }
 

@@ -85,17 +85,18 @@ func (c *Conn) onPong() {
 // CONNECT_ERROR or the close frame), then ends it with reason: a read pump
 // blocked on the socket gets a read deadline, a parked socket a timer.
 func (c *Conn) endAfter(d time.Duration, reason messages.CloseReason) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(d))
 	c.hbMu.Lock()
-	defer c.hbMu.Unlock()
 	at := monoNow() + int64(d)
 	if c.hbStopped || (c.grace != nil && c.graceAt <= at) {
+		c.hbMu.Unlock()
 		return // an earlier grace ends it sooner
 	}
 	if c.grace != nil {
 		c.grace.Stop()
 	}
 	c.grace, c.graceAt = time.AfterFunc(d, func() { c.abort(reason) }), at
+	c.hbMu.Unlock()
+	c.setReadDeadline(time.Now().Add(d))
 }
 
 // stopTimers stops the heartbeat and any grace timer; the socket has ended.

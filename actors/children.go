@@ -26,6 +26,13 @@ type lazyChildren struct {
 	onSpawn, onStop func()
 }
 
+// childTally is embedded in a lazy child's state, which outlives the
+// child's instances: handled counts the messages its parent routed to it and
+// it took in (countRouted), which its ChildIdle report carries.
+type childTally struct{ handled uint64 }
+
+func (t *childTally) routedTally() *uint64 { return &t.handled }
+
 type lazyChild struct {
 	raw      string // the room name, workspace id or IP it serves
 	name     string // its actor name: supervision.ChildName(prefix, raw)

@@ -80,7 +80,7 @@ type tokenVerified struct {
 }
 
 func newConnectionProps(d *deps, c *transport.Conn, claims *security.Claims) *actor.Props {
-	return d.props(supervision.KindConnection, c.SID(), nil, func() actor.Actor {
+	return d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
 		return &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}}
 	}, actor.WithSupervisor(supervision.Strategy()))
 }

@@ -42,15 +42,10 @@ type deps struct {
 }
 
 // middleware returns the receiver middleware of one actor of kind named name.
-// For a lazily spawned child, handled counts the messages its parent routed
-// to it, counted before anything can fail on them (see lazyChildren).
-func (d *deps) middleware(kind supervision.Kind, name string, handled *uint64) []actor.ReceiverMiddleware {
+func (d *deps) middleware(kind supervision.Kind, name string) []actor.ReceiverMiddleware {
 	mw := []actor.ReceiverMiddleware{supervision.RecoverTeardown(func(k supervision.Kind, r any) {
 		d.log.Error("panic during actor teardown recovered", "kind", k, "err", r)
-	}), answerOnFailure}
-	if handled != nil {
-		mw = append(mw, countRouted(handled))
-	}
+	}), answerOnFailure, countRouted}
 	if d.cfg.FaultInjection {
 		mw = append(mw, supervision.FaultMiddleware(kind, name))
 	}
@@ -62,27 +57,22 @@ func (d *deps) middleware(kind supervision.Kind, name string, handled *uint64) [
 // middleware chain and options and differ only in their producer: per
 // connection that is three actors, and the chains were a sizeable part of
 // an idle connection's memory. Fault injection keeps per-actor middleware
-// (the armed fault is per actor). A kind's template is built on its first
-// use: every call for a kind must pass handled, or none must.
-func (d *deps) props(kind supervision.Kind, name string, handled *uint64, produce actor.Producer, opts ...actor.PropsOption) *actor.Props {
+// (the armed fault is per actor).
+func (d *deps) props(kind supervision.Kind, name string, produce actor.Producer, opts ...actor.PropsOption) *actor.Props {
 	// Idle, these actors hold a mailbox each: the lock-free one is a stub
 	// node, the default a 10-slot ring. Their traffic is light (a room's
 	// fan-out bypasses mailboxes), so a node allocated per message costs
 	// nothing that shows.
 	opts = append(opts, actor.WithMailbox(actor.UnboundedLockfree()))
 	if d.cfg.FaultInjection {
-		opts = append(opts, actor.WithReceiverMiddleware(d.middleware(kind, name, handled)...))
+		opts = append(opts, actor.WithReceiverMiddleware(d.middleware(kind, name)...))
 		return actor.PropsFromProducer(produce, opts...)
 	}
 	d.templatesMu.Lock()
 	tmpl := d.templates[kind]
 	if tmpl == nil {
-		mw := d.middleware(kind, name, nil)
-		if handled != nil {
-			mw = append(mw, countRoutedByActor)
-		}
 		// Its own producer is never used: each copy gets its actor's.
-		tmpl = actor.PropsFromProducer(nil, append(opts, actor.WithReceiverMiddleware(mw...))...)
+		tmpl = actor.PropsFromProducer(nil, append(opts, actor.WithReceiverMiddleware(d.middleware(kind, name)...))...)
 		if d.templates == nil {
 			d.templates = map[supervision.Kind]*actor.Props{}
 		}
@@ -91,23 +81,6 @@ func (d *deps) props(kind supervision.Kind, name string, handled *uint64, produc
 	d.templatesMu.Unlock()
 	p := *tmpl // shares the template's middleware chain
 	return p.Configure(actor.WithProducer(produce))
-}
-
-// routedCounter is an actor whose parent counts what it routes to it (see
-// lazyChildren); countRoutedByActor counts on its side.
-type routedCounter interface{ routedCount() *uint64 }
-
-// countRoutedByActor is countRouted for a shared template: the counter is
-// the actor's own, found through the context.
-func countRoutedByActor(next actor.ReceiverFunc) actor.ReceiverFunc {
-	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
-		if isRouted(env.Message) {
-			if rc, ok := ctx.Actor().(routedCounter); ok {
-				*rc.routedCount()++
-			}
-		}
-		next(ctx, env)
-	}
 }
 
 // spawnNamed spawns a child called name. Names are unique by construction
@@ -162,17 +135,18 @@ func answerOnFailure(next actor.ReceiverFunc) actor.ReceiverFunc {
 // failedReply on a Publish's Reply says the message was lost to a failure.
 const failedReply = -1
 
-// countRouted counts the messages a parent routes to its lazy children
-// (lazyChildren.route), whether or not the child then fails on them, so a
-// lost message never holds back the child's idle stop.
-func countRouted(handled *uint64) actor.ReceiverMiddleware {
-	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
-		return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
-			if isRouted(env.Message) {
-				*handled++
+// countRouted counts, in a lazily spawned child's tally, the messages its
+// parent routed to it (lazyChildren.route), before the child can fail on
+// them, so a lost message never holds back the child's idle stop. Actors
+// without a tally keep no count.
+func countRouted(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+		if isRouted(env.Message) {
+			if t, ok := ctx.Actor().(interface{ routedTally() *uint64 }); ok {
+				*t.routedTally()++
 			}
-			next(ctx, env)
 		}
+		next(ctx, env)
 	}
 }
 

@@ -27,7 +27,7 @@ func newGatewayProps(d *deps, ready chan<- struct{}) *actor.Props {
 		return g
 	}, actor.WithSupervisor(supervision.Strategy()),
 		actor.WithGuardian(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindGateway, supervision.NameGateway, nil)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindGateway, supervision.NameGateway)...))
 }
 
 func (g *gatewayActor) Receive(ctx actor.Context) {

@@ -22,7 +22,7 @@ type admitConnection struct {
 type ipSlots struct {
 	childName string
 	admitted  map[string]struct{} // connection pid.Id
-	handled   uint64
+	childTally
 }
 
 // ipLimiterActor admits up to MAX_CONNECTIONS_PER_IP live connections from one
@@ -35,7 +35,7 @@ type ipLimiterActor struct {
 
 func newIPLimiterProps(d *deps, ip string, st *ipSlots) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &ipLimiterActor{ipSlots: st, max: d.cfg.MaxConnectionsPerIP} },
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPLimiter, ip, &st.handled)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPLimiter, ip)...))
 }
 
 func (l *ipLimiterActor) Receive(ctx actor.Context) {
@@ -94,7 +94,7 @@ func newIPsProps(d *deps) *actor.Props {
 		})
 		return a
 	}, actor.WithSupervisor(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPs, supervision.NameIPs, nil)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindIPs, supervision.NameIPs)...))
 }
 
 func (a *ipsActor) Receive(ctx actor.Context) {

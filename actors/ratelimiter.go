@@ -43,7 +43,7 @@ type rateLimiterActor struct {
 func newRateLimiterProps(d *deps, sid string) *actor.Props {
 	perMinute := float64(d.cfg.MaxMessagesPerMinute)
 	b := &bucket{tokens: perMinute, capacity: perMinute, perSec: perMinute / 60, last: time.Now()}
-	return d.props(supervision.KindRateLimiter, sid, nil, func() actor.Actor { return &rateLimiterActor{b: b} })
+	return d.props(supervision.KindRateLimiter, sid, func() actor.Actor { return &rateLimiterActor{b: b} })
 }
 
 func (l *rateLimiterActor) Receive(ctx actor.Context) {

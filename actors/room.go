@@ -20,9 +20,9 @@ type roomState struct {
 	name      string
 	childName string // the name its parent spawned it under
 	members   memberSet
-	handled   uint64 // messages routed by the parent and handled
-	idleGen   uint64 // invalidates an idle timer that was re-armed or cancelled
-	timer     *time.Timer
+	childTally
+	idleGen uint64 // invalidates an idle timer that was re-armed or cancelled
+	timer   *time.Timer
 	// unsubscribe ends the room's cluster subscription; it is held from the
 	// first Started to Stopped, across restarts.
 	unsubscribe func()
@@ -42,10 +42,8 @@ type roomIdleTimeout struct{ gen uint64 }
 
 func newRoomProps(d *deps, name string) *actor.Props {
 	st := &roomState{name: name, childName: roomChildName(name)}
-	return d.props(supervision.KindRoom, name, &st.handled, func() actor.Actor { return &roomActor{roomState: st, deps: d} })
+	return d.props(supervision.KindRoom, name, func() actor.Actor { return &roomActor{roomState: st, deps: d} })
 }
-
-func (r *roomActor) routedCount() *uint64 { return &r.handled }
 
 func (r *roomActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {

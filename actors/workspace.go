@@ -19,7 +19,7 @@ type spawnConnection struct {
 
 // workspaceState outlives a resumed workspace instance.
 type workspaceState struct {
-	handled uint64
+	childTally
 }
 
 // workspaceActor supervises one workspace's connections and rooms. It is
@@ -37,7 +37,7 @@ func newWorkspaceProps(d *deps, id string) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &workspaceActor{workspaceState: st, d: d, id: id, rooms: newRoomChildren(d)}
 	}, actor.WithSupervisor(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindWorkspace, id, &st.handled)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindWorkspace, id)...))
 }
 
 // newRoomChildren keeps rooms as lazy children and the rooms gauge with them.
@@ -84,7 +84,7 @@ type usersActor struct {
 func newUsersProps(d *deps) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor { return &usersActor{rooms: newRoomChildren(d)} },
 		actor.WithSupervisor(supervision.Strategy()),
-		actor.WithReceiverMiddleware(d.middleware(supervision.KindUsers, supervision.NameUsers, nil)...))
+		actor.WithReceiverMiddleware(d.middleware(supervision.KindUsers, supervision.NameUsers)...))
 }
 
 func (u *usersActor) Receive(ctx actor.Context) {

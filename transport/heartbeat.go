@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"math"
 	"time"
 
 	"github.com/hyvve/gateway/messages"
@@ -26,9 +25,7 @@ func (c *Conn) startHeartbeat() {
 	c.hbMu.Lock()
 	defer c.hbMu.Unlock()
 	c.pingDue = monoNow() + int64(c.srv.cfg.PingInterval)
-	// Assigned before the Reset that arms it, so the callback sees it.
-	c.heartbeat = time.AfterFunc(time.Duration(math.MaxInt64), c.beat)
-	c.heartbeat.Reset(c.srv.cfg.PingInterval)
+	c.heartbeat = time.AfterFunc(c.srv.cfg.PingInterval, c.beat) // beat waits for hbMu, so it sees the timer
 }
 
 // beat is the timer's callback: a missed pong first, then a ping if one is

@@ -15,20 +15,28 @@ import (
 // OpenInfo is the Engine.IO handshake sent as the first frame of a session.
 type OpenInfo struct {
 	SID          string        // Engine.IO session id
+	Upgrades     []string      // transports the session may upgrade to: "websocket" on polling, none on WebSocket
 	PingInterval time.Duration // sent in whole milliseconds
 	PingTimeout  time.Duration // sent in whole milliseconds
 	MaxPayload   int           // bytes per frame the server accepts
 }
 
-// AppendOpen appends the Engine.IO open packet. upgrades is always empty
-// because the session already runs on the WebSocket transport:
+// AppendOpen appends the Engine.IO open packet. A session opened on the
+// WebSocket has no upgrades; one opened by long-polling offers "websocket":
 //
 //	0{"sid":"…","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000}
 func AppendOpen(dst []byte, o OpenInfo) []byte {
 	dst = append(dst, EIOOpen)
 	dst = append(dst, `{"sid":`...)
 	dst = appendString(dst, o.SID)
-	dst = append(dst, `,"upgrades":[],"pingInterval":`...)
+	dst = append(dst, `,"upgrades":[`...)
+	for i, u := range o.Upgrades {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, u)
+	}
+	dst = append(dst, `],"pingInterval":`...)
 	dst = strconv.AppendInt(dst, o.PingInterval.Milliseconds(), 10)
 	dst = append(dst, `,"pingTimeout":`...)
 	dst = strconv.AppendInt(dst, o.PingTimeout.Milliseconds(), 10)

@@ -22,6 +22,8 @@ func TestEncode(t *testing.T) {
 			`0{"sid":"abc","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000}`},
 		{"open escapes sid", AppendOpen(nil, OpenInfo{SID: `a"b`, PingInterval: 1500 * time.Microsecond}),
 			`0{"sid":"a\"b","upgrades":[],"pingInterval":1,"pingTimeout":0,"maxPayload":0}`},
+		{"open on polling offers the upgrade", AppendOpen(nil, OpenInfo{SID: "abc", Upgrades: []string{"websocket"}, PingInterval: time.Second, PingTimeout: time.Second, MaxPayload: 10}),
+			`0{"sid":"abc","upgrades":["websocket"],"pingInterval":1000,"pingTimeout":1000,"maxPayload":10}`},
 		{"ping", AppendPing(nil), "2"},
 		// socket.io-protocol v5 examples, prefixed with the Engine.IO message type.
 		{"connect", AppendConnect(nil, "wZX3oN0bSVIhsaknAAAI"), `40{"sid":"wZX3oN0bSVIhsaknAAAI"}`},

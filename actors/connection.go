@@ -13,7 +13,6 @@ import (
 	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/supervision"
-	"github.com/hyvve/gateway/transport"
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
@@ -35,7 +34,7 @@ const maxPendingEvents = 32
 // however it happens, reaches its rooms and its ip limiter as Terminated.
 type connectionActor struct {
 	d          *deps
-	conn       *transport.Conn
+	conn       messages.Client
 	claims     *security.Claims
 	log        *slog.Logger // built on first use: most connections never log
 	state      connState
@@ -79,7 +78,7 @@ type tokenVerified struct {
 	ackID  int64
 }
 
-func newConnectionProps(d *deps, c *transport.Conn, claims *security.Claims) *actor.Props {
+func newConnectionProps(d *deps, c messages.Client, claims *security.Claims) *actor.Props {
 	return d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
 		return &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}}
 	}, actor.WithSupervisor(supervision.Strategy()))

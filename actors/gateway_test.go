@@ -468,7 +468,7 @@ func TestOriginCheck(t *testing.T) {
 		t.Fatalf("allowed origin: %v", err)
 	}
 	ws.Close()
-	for _, q := range []string{"EIO=3&transport=websocket", "EIO=4&transport=polling"} {
+	for _, q := range []string{"EIO=3&transport=websocket", "EIO=4&transport=flashsocket", "EIO=4&transport=websocket"} {
 		resp, err := http.Get(h.url + "/socket.io/?" + q)
 		if err != nil || resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("%s: %v %v", q, err, resp)

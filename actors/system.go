@@ -95,7 +95,7 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 
 // Accept spawns the actor of an authenticated client under its workspace.
 // The actor answers the CONNECT once its ip limiter has decided.
-func (s *System) Accept(c *transport.Conn, claims *security.Claims) transport.Session {
+func (s *System) Accept(c messages.Client, claims *security.Claims) transport.Session {
 	if s.d.shuttingDown.Load() {
 		c.Refuse(messages.CodeServerShuttingDown)
 		return nil

@@ -6,13 +6,12 @@ import (
 	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/supervision"
-	"github.com/hyvve/gateway/transport"
 )
 
 // spawnConnection asks a workspace to spawn the actor of an authenticated
 // client (System.Accept → gateway → workspace); its PID comes back on Reply.
 type spawnConnection struct {
-	Conn   *transport.Conn
+	Conn   messages.Client
 	Claims *security.Claims
 	Reply  chan<- *actor.PID
 }

@@ -24,6 +24,9 @@ type outbound struct {
 	running  bool                 // a write pump is running; it stays set once closed
 	spare    [][]byte             // an emptied batch slice kept for the next pump
 	start    func()               // starts a write pump in a new goroutine
+	// onClose, if set, runs once when the queue turns closed, outside the
+	// lock (a polling session must end even if no GET comes to collect).
+	onClose func(reason messages.CloseReason)
 }
 
 func newOutbound(maxBytes int, start func()) *outbound {
@@ -43,6 +46,7 @@ func (q *outbound) Enqueue(frame []byte) bool {
 		clear(q.frames)
 		q.frames, q.bytes = q.frames[:0], 0
 		q.unlockAndRun()
+		q.closedHook(messages.CloseSlowClient)
 		return false
 	}
 	q.frames = append(q.frames, frame)
@@ -62,7 +66,27 @@ func (q *outbound) close(reason messages.CloseReason, final ...[]byte) bool {
 	q.closed, q.reason = true, reason
 	q.frames = append(q.frames, final...)
 	q.unlockAndRun()
+	q.closedHook(reason)
 	return true
+}
+
+func (q *outbound) closedHook(reason messages.CloseReason) {
+	if q.onClose != nil {
+		q.onClose(reason)
+	}
+}
+
+// handOver gives the queue a new pump starter (a polling session upgraded
+// to a WebSocket) and starts it if frames are waiting. The caller makes
+// sure the old consumer takes nothing more.
+func (q *outbound) handOver(start func()) {
+	q.mu.Lock()
+	q.start = start
+	waiting := q.running
+	q.mu.Unlock()
+	if waiting {
+		start()
+	}
 }
 
 // unlockAndRun releases the lock, then starts a write pump if none runs.

@@ -26,7 +26,7 @@ import (
 type Gateway interface {
 	// Accept takes an authenticated client. The gateway answers the CONNECT
 	// itself (c.Accepted or c.Refuse) and returns where the client's events go.
-	Accept(c *Conn, claims *security.Claims) Session
+	Accept(c messages.Client, claims *security.Claims) Session
 	// Publish broadcasts to a room and returns how many members it was
 	// queued to.
 	Publish(ctx context.Context, room, event string, data json.RawMessage) (messages.PublishResult, error)
@@ -54,8 +54,11 @@ type Server struct {
 	extra    *http.ServeMux
 	ready    func() bool
 	conns    sync.WaitGroup // one per upgraded socket, until its pumps are done
-	liveMu   sync.Mutex
-	live     map[*Conn]struct{} // upgraded sockets, for closing those no actor owns at shutdown
+	// sessionsMu guards live and polls, for shutdown and for finding a
+	// polling session by its Engine.IO sid.
+	sessionsMu sync.Mutex
+	live       map[*Conn]struct{}      // WebSockets, for closing those no actor owns at shutdown
+	polls      map[string]*pollSession // polling sessions (upgraded ones until they end) by Engine.IO sid
 }
 
 // Deps are the Server's collaborators.
@@ -86,6 +89,7 @@ func NewServer(cfg Config, d Deps) *Server {
 		extra:    http.NewServeMux(),
 		ready:    d.Ready,
 		live:     map[*Conn]struct{}{},
+		polls:    map[string]*pollSession{},
 	}
 	s.upgrader = websocket.Upgrader{
 		// Zero: gorilla reads through the buffered reader that Hijack hands
@@ -148,30 +152,90 @@ func (s *Server) Handler() http.Handler {
 
 func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	transport := q.Get("transport")
 	switch {
-	case r.Method != http.MethodGet:
-		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
-		return
 	case q.Get("EIO") != "4":
-		s.metrics.upgrades.WithLabelValues("bad_request").Inc()
-		writeError(w, http.StatusBadRequest, "unsupported protocol version: EIO=4 is required")
+		s.refuseRequest(w, r, "bad_request", eioUnsupportedVersion)
 		return
-	case q.Get("transport") != "websocket" || !websocket.IsWebSocketUpgrade(r):
-		s.metrics.upgrades.WithLabelValues("bad_request").Inc()
-		writeError(w, http.StatusBadRequest, "only the websocket transport is served: use transports: ['websocket']")
-		return
-	case s.draining.Load():
-		s.metrics.upgrades.WithLabelValues("draining").Inc()
-		writeError(w, http.StatusServiceUnavailable, "server is shutting down")
+	case transport != "polling" && transport != "websocket":
+		s.refuseRequest(w, r, "bad_request", eioUnknownTransport)
 		return
 	}
 	ip := clientIP(r, s.cfg.TrustedProxies)
 	if !originAllowed(r, s.cfg.AllowedOrigins) {
 		s.metrics.upgrades.WithLabelValues("origin_rejected").Inc()
 		s.events.Emit(security.EventOriginRejected, security.EventFields{IP: ip, Detail: "origin " + r.Header.Get("Origin")})
-		writeError(w, http.StatusForbidden, "origin not allowed")
+		s.logRefused(r, "origin not allowed")
+		writeJSON(w, http.StatusForbidden, eioForbidden.body())
 		return
 	}
+	if transport == "polling" {
+		setCORS(w, r)
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	sid := q.Get("sid")
+	if sid == "" && s.draining.Load() {
+		s.metrics.upgrades.WithLabelValues("draining").Inc()
+		s.logRefused(r, "draining")
+		writeError(w, http.StatusServiceUnavailable, "server is shutting down")
+		return
+	}
+	if transport == "polling" {
+		s.servePolling(w, r, sid, ip)
+		return
+	}
+	if r.Method != http.MethodGet {
+		s.refuseRequest(w, r, "bad_request", eioBadHandshakeMethod)
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		s.refuseRequest(w, r, "bad_request", eioBadRequest)
+		return
+	}
+	var probe *pollSession
+	if sid != "" {
+		if probe = s.pollSession(sid); probe == nil || probe.ws.Load() != nil {
+			s.refuseRequest(w, r, "unknown_sid", eioUnknownSID)
+			return
+		}
+	}
+	s.serveWebSocket(w, r, ip, probe)
+}
+
+// servePolling serves one long-polling request: the handshake (GET without
+// sid), the long poll (GET) or the client's packets (POST).
+func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid, ip string) {
+	if sid == "" {
+		if r.Method != http.MethodGet {
+			s.refuseRequest(w, r, "bad_request", eioBadHandshakeMethod)
+			return
+		}
+		s.metrics.upgrades.WithLabelValues("polling_ok").Inc()
+		p := s.newPollSession(ip, r.Header.Get("Authorization"))
+		writePayload(w, [][]byte{p.openPacket("websocket")})
+		return
+	}
+	p := s.pollSession(sid)
+	if p == nil {
+		s.refuseRequest(w, r, "unknown_sid", eioUnknownSID)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		p.poll(w, r)
+	case http.MethodPost:
+		p.post(w, r)
+	default:
+		s.refuseRequest(w, r, "bad_request", eioBadRequest)
+	}
+}
+
+// serveWebSocket upgrades the request and runs the socket: a new session,
+// or the upgrade probe of the polling session probe.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, ip string, probe *pollSession) {
 	br := bufio.NewReaderSize(nil, readBufferSize)
 	ws, err := s.upgrader.Upgrade(&hijacker{ResponseWriter: w, br: br}, r, nil)
 	if err != nil {
@@ -179,31 +243,51 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade has answered the request
 	}
 	s.metrics.upgrades.WithLabelValues("ok").Inc()
-	c := &Conn{
-		srv:        s,
-		ws:         ws,
-		nc:         ws.NetConn(),
-		sid:        newID(),
-		engineSID:  newID(),
-		ip:         ip,
-		authHeader: r.Header.Get("Authorization"),
-		writerDone: make(chan struct{}),
-		br:         br,
+	c := &Conn{ws: ws, nc: ws.NetConn(), writerDone: make(chan struct{}), br: br, probe: probe}
+	if probe != nil {
+		c.socket = probe.socket
+	} else {
+		c.socket = newSocket(s, ip, r.Header.Get("Authorization"))
+		c.carrier, c.client = c, c
+		c.out = newOutbound(s.cfg.OutboundQueueBytes, func() { go c.writePump() })
 	}
 	if sc, ok := c.nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
-	c.out = newOutbound(s.cfg.OutboundQueueBytes, func() { go c.writePump() })
-	s.liveMu.Lock()
+	s.sessionsMu.Lock()
 	s.live[c] = struct{}{}
-	s.liveMu.Unlock()
+	s.sessionsMu.Unlock()
 	s.conns.Add(1)
 	c.serve(func() {
-		s.liveMu.Lock()
+		s.sessionsMu.Lock()
 		delete(s.live, c)
-		s.liveMu.Unlock()
+		s.sessionsMu.Unlock()
+		if probe != nil {
+			probe.probeDone(c)
+		}
 		s.conns.Done()
 	})
+}
+
+// pollSession returns the polling session with Engine.IO sid, or nil.
+func (s *Server) pollSession(sid string) *pollSession {
+	s.sessionsMu.Lock()
+	defer s.sessionsMu.Unlock()
+	return s.polls[sid]
+}
+
+// refuseRequest answers a Socket.IO request Engine.IO's way (HTTP 400 with
+// its error code) and logs why at debug, since clients show little of it.
+func (s *Server) refuseRequest(w http.ResponseWriter, r *http.Request, result string, e eioError) {
+	s.metrics.upgrades.WithLabelValues(result).Inc()
+	s.logRefused(r, e.message)
+	writeEIOError(w, e)
+}
+
+func (s *Server) logRefused(r *http.Request, why string) {
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("socket.io request refused", "reason", why, "method", r.Method, "transport", r.URL.Query().Get("transport"))
+	}
 }
 
 // readBufferSize is each connection's read buffer. Client frames are small,
@@ -233,13 +317,35 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // has stopped, these are the ones no actor owns (no CONNECT yet, or waiting
 // out a CONNECT_ERROR grace). Their clients get the close frame at once.
 func (s *Server) CloseAll(reason messages.CloseReason) {
-	s.liveMu.Lock()
-	defer s.liveMu.Unlock()
+	s.sessionsMu.Lock()
+	clients := make([]messages.Client, 0, len(s.live)+len(s.polls))
 	for c := range s.live {
+		clients = append(clients, c)
+	}
+	for _, p := range s.polls {
+		clients = append(clients, p)
+	}
+	s.sessionsMu.Unlock()
+	for _, c := range clients {
+		closeUnowned(c, reason)
+	}
+}
+
+// closeUnowned closes a session whose actor did not get to it: one that was
+// accepted gets the DISCONNECT first, as its actor would have sent.
+func closeUnowned(c messages.Client, reason messages.CloseReason) {
+	switch c := c.(type) {
+	case *Conn:
 		if c.accepted.Load() {
-			c.Close(reason) // its actor did not get to it: DISCONNECT first, as it would have
+			c.Close(reason)
 		} else {
 			c.out.close(reason)
+		}
+	case *pollSession:
+		if c.accepted.Load() {
+			c.Close(reason)
+		} else {
+			c.abort(reason)
 		}
 	}
 }

@@ -1,0 +1,20 @@
+package messages
+
+// Client is one Socket.IO client as the actors see it, whatever carries it: a
+// WebSocket, or an HTTP long-polling session that may upgrade to one. The
+// transport implements it; the actors' unit tests fake it. No method blocks.
+type Client interface {
+	Outbox
+	// SID is the Socket.IO session id, the client's socket.id.
+	SID() string
+	// IP is the client's address as the gateway believes it (TRUSTED_PROXIES).
+	IP() string
+	// Accepted sends the CONNECT answer: the client is in.
+	Accepted()
+	// Refuse answers the CONNECT with a CONNECT_ERROR carrying code, then ends
+	// the client after a grace period.
+	Refuse(code Code)
+	// Close ends the client for reason; frames already queued still go out.
+	// Idempotent.
+	Close(reason CloseReason)
+}

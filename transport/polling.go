@@ -1,0 +1,242 @@
+package transport
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hyvve/gateway/messages"
+	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/transport/socketio"
+)
+
+// pollSession is one Engine.IO session on HTTP long-polling (CONTRACT §8).
+// Its "write pump" is the pending GET: the outbound queue wakes it, and it
+// answers everything queued in one response. POSTs carry the client's
+// packets to the socket, one POST at a time. The session may upgrade to a
+// WebSocket (upgrade.go); from then on that Conn carries the socket and the
+// session only forwards to it.
+//
+// Lock order: mu (readers: POSTs and the upgrade switch) before drainMu
+// (the consumer of the queue: a GET, or the switch) before the queue's own.
+type pollSession struct {
+	*socket
+	mu      sync.Mutex    // one reader at a time: a POST, or the upgrade switch
+	drainMu sync.Mutex    // one consumer of the queue at a time: a GET, or the switch
+	wake    chan struct{} // buffered: the queue has something for the pending GET
+	getting atomic.Bool   // a GET is pending
+	ws      atomic.Pointer[Conn]
+	ended   atomic.Bool
+	endOnce sync.Once
+}
+
+var _ messages.Client = (*pollSession)(nil)
+
+// newPollSession opens a session for a handshake GET and answers it with
+// the OPEN packet.
+func (s *Server) newPollSession(ip, authHeader string) *pollSession {
+	p := &pollSession{socket: newSocket(s, ip, authHeader), wake: make(chan struct{}, 1)}
+	p.carrier, p.client = p, p
+	p.out = newOutbound(s.cfg.OutboundQueueBytes, p.signal)
+	p.out.onClose = p.closedQueue
+	s.sessionsMu.Lock()
+	s.polls[p.eioSID] = p
+	s.sessionsMu.Unlock()
+	s.conns.Add(1)
+	p.startHeartbeat()
+	return p
+}
+
+// signal is the queue's pump starter: it wakes the pending GET, if any.
+func (p *pollSession) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// closedQueue runs when the queue turns closed: the client gets a moment
+// to collect what is left, then the session ends.
+func (p *pollSession) closedQueue(reason messages.CloseReason) {
+	p.signal()
+	if p.ws.Load() == nil {
+		p.endAfter(closeGrace, reason)
+	}
+}
+
+// Close ends the session for reason (a DISCONNECT first when the reason
+// calls for one): the pending or next GET takes what is queued and the
+// Engine.IO close packet. Once upgraded, the WebSocket closes.
+func (p *pollSession) Close(reason messages.CloseReason) {
+	if c := p.ws.Load(); c != nil {
+		c.Close(reason)
+		return
+	}
+	if reason.SendsDisconnect() {
+		p.out.close(reason, disconnectFrame)
+		return
+	}
+	p.out.close(reason)
+}
+
+// abort implements carrier: the session ends now with reason (a pending GET
+// still answers what is queued and the close packet).
+func (p *pollSession) abort(reason messages.CloseReason) {
+	if c := p.ws.Load(); c != nil {
+		c.abort(reason)
+		return
+	}
+	p.out.close(reason)
+	if !p.getting.Load() {
+		p.finish()
+	}
+	p.signal()
+}
+
+// graceStarted implements carrier: a grace's timer is all a polling
+// session needs; an upgraded one tells its WebSocket.
+func (p *pollSession) graceStarted(t time.Time) {
+	if c := p.ws.Load(); c != nil {
+		c.graceStarted(t)
+	}
+}
+
+// finish ends the session once: it is forgotten, its timers stop and the
+// gateway hears why. An upgraded session ends with its WebSocket instead.
+func (p *pollSession) finish() {
+	p.endOnce.Do(func() {
+		p.ended.Store(true)
+		p.stopTimers()
+		p.forget()
+		p.closed(p.out.closeReason())
+	})
+}
+
+// forget removes the session from the server's table.
+func (p *pollSession) forget() {
+	p.srv.sessionsMu.Lock()
+	if p.srv.polls[p.eioSID] == p {
+		delete(p.srv.polls, p.eioSID)
+		p.srv.conns.Done()
+	}
+	p.srv.sessionsMu.Unlock()
+}
+
+// poll answers a long-polling GET: everything queued, at once or as soon as
+// something is (a ping comes every PingInterval). A second GET while one is
+// pending ends the session, as Engine.IO does.
+func (p *pollSession) poll(w http.ResponseWriter, r *http.Request) {
+	if !p.getting.CompareAndSwap(false, true) {
+		p.srv.log.Debug("polling session ended: a second GET while one was pending", "sid", p.sid)
+		p.abort(messages.CloseMalformed)
+		writeEIOError(w, eioBadRequest)
+		return
+	}
+	defer p.getting.Store(false)
+	// The long poll outlives the server's write timeout by design.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(p.srv.cfg.PingInterval + p.srv.cfg.WriteTimeout))
+	for {
+		frames, closed, upgraded := p.take()
+		switch {
+		case upgraded:
+			writePayload(w, [][]byte{socketio.NoopPacket})
+			return
+		case frames != nil || closed:
+			if closed {
+				frames = append(frames, socketio.ClosePacket)
+			}
+			writePayload(w, frames)
+			p.srv.metrics.framesSent.Add(float64(len(frames)))
+			if closed {
+				p.finish()
+			}
+			return
+		}
+		select {
+		case <-p.wake:
+		case <-r.Context().Done():
+			return // the client went away; its next GET finds the queue as it was
+		}
+	}
+}
+
+// take hands the GET what is queued; frames is nil when nothing is, and
+// then the next Enqueue wakes the GET. upgraded means the session has moved
+// to a WebSocket.
+func (p *pollSession) take() (frames [][]byte, closed, upgraded bool) {
+	p.drainMu.Lock()
+	defer p.drainMu.Unlock()
+	if p.ws.Load() != nil {
+		return nil, false, true
+	}
+	if p.ended.Load() {
+		return nil, true, false
+	}
+	frames, closed, _, park := p.out.next(nil)
+	if park {
+		return nil, false, false
+	}
+	return frames, closed, false
+}
+
+// post hands the client's packets of one POST to the socket, in order.
+func (p *pollSession) post(w http.ResponseWriter, r *http.Request) {
+	limit := int64(p.srv.cfg.MaxMessageBytes)
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		writeEIOError(w, eioBadRequest)
+		return
+	}
+	if int64(len(body)) > limit {
+		p.securityEvent(security.EventMessageTooLarge, "")
+		p.abort(messages.CloseMessageTooBig)
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"code": eioBadRequest.code, "message": "payload too large"})
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ws.Load() != nil || p.ended.Load() {
+		writeEIOError(w, eioBadRequest) // the session moved or ended: the client must not post here
+		return
+	}
+	packets, err := socketio.SplitPayload(body)
+	if err != nil {
+		p.securityEvent(security.EventMalformedPacket, err.Error())
+		p.abort(messages.CloseMalformed)
+		writeEIOError(w, eioBadRequest)
+		return
+	}
+	for _, packet := range packets {
+		if p.refused.Load() {
+			break // waiting for the client to leave after CONNECT_ERROR
+		}
+		if socketio.IsBinaryPacket(packet) {
+			p.binaryFrame()
+			continue
+		}
+		if reason, end := p.handlePacket(packet); end {
+			p.abort(reason)
+			break
+		}
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", "2")
+	_, _ = io.WriteString(w, "ok")
+}
+
+// writePayload answers a GET with packets joined by the record separator.
+func writePayload(w http.ResponseWriter, packets [][]byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(socketio.PayloadLen(packets)))
+	w.WriteHeader(http.StatusOK)
+	for i, pk := range packets {
+		if i > 0 {
+			_, _ = w.Write([]byte{socketio.RecordSeparator})
+		}
+		_, _ = w.Write(pk)
+	}
+}

@@ -18,7 +18,7 @@ func TestParseClusterFlagsDefaultsAreTheFanoutTargets(t *testing.T) {
 	}
 	w := c.Workload
 	if c.Nodes != 3 || c.Rounds != 3 || c.P99Target != 1.3 || w.Scenario != ScenarioFanout || w.Clients != 1000 || w.Rooms != 1 ||
-		w.Messages != 500 || w.Rate != 50 || w.PayloadBytes != 200 || !w.Probe || w.Format != "json" || c.OutDir != "bench/out" || !c.Build {
+		w.Messages != 500 || w.Rate != 50 || w.PayloadBytes != 200 || !w.Probe || w.Format != "json" || c.OutDir != "out" || !c.Build {
 		t.Errorf("got %+v", c)
 	}
 	q, err := ParseClusterFlags([]string{"-repo", "..", "-quick", "-messages", "30", "-nodes", "2", "-rounds", "1", "-progress=false"}, io.Discard)
@@ -41,7 +41,8 @@ func TestParseClusterFlagsRejectsBadValues(t *testing.T) {
 		{[]string{"-repo", "..", "-rounds", "0"}, "-rounds must be between 1"},
 		{[]string{"-repo", "..", "-p99-target", "0"}, "-p99-target must be a positive ratio"},
 		{[]string{"-repo", "..", "-payload", "1"}, "-payload must be between 64"},
-		{[]string{"-repo", "/nonexistent"}, "no go.mod there"},
+		{[]string{"-repo", "/nonexistent"}, "no go.mod of github.com/hyvve/gateway there"},
+		{[]string{"-repo", "."}, "no go.mod of github.com/hyvve/gateway there"},
 		{[]string{"-repo", "..", "extra"}, "unexpected arguments: extra"},
 	} {
 		_, err := ParseClusterFlags(tc.args, io.Discard)

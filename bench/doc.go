@@ -22,5 +22,7 @@
 // their embedded NATS servers, alternately, and reports the p99 ratio.
 //
 // Every run is bounded in count and time and refuses targets that are not
-// loopback addresses. The command is cmd/gateway-bench.
+// loopback addresses. The command is bench/cmd/gateway-bench; bench is its
+// own Go module, so its dependencies (plotting among them) stay out of the
+// gateway's go.mod.
 package bench

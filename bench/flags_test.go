@@ -111,7 +111,8 @@ func TestParseCompareFlagsRejectsBadValues(t *testing.T) {
 		{[]string{"-repo", "..", "-peers", "gateway,nginx"}, `unknown peer "nginx"`},
 		{[]string{"-repo", "..", "-scenarios", "soak"}, `unknown scenario "soak"`},
 		{[]string{"-repo", "..", "-rounds", "0"}, "-rounds must be between 1"},
-		{[]string{"-repo", "/nonexistent"}, "no go.mod there"},
+		{[]string{"-repo", "/nonexistent"}, "no go.mod of github.com/hyvve/gateway there"},
+		{[]string{"-repo", "."}, "no go.mod of github.com/hyvve/gateway there"},
 		{[]string{"-repo", "..", "-peers", ""}, "name at least one peer"},
 	} {
 		_, err := ParseCompareFlags(tc.args, io.Discard)

@@ -1,5 +1,6 @@
 # make test: every check CI runs (go vet, Go unit tests with the race detector,
-# then the end-to-end suite against the real binary with socket.io-client v4).
+# in the gateway's module and in bench/, the load tool's own module, then the
+# end-to-end suite against the real binary with socket.io-client v4).
 # make e2e:  the end-to-end suite only (e2e/, Node 20+; installs e2e/node_modules
 #            with npm ci when it is missing or older than the lock file).
 
@@ -8,6 +9,8 @@
 test:
 	go vet ./...
 	go test -race -count=1 ./...
+	cd bench && go vet ./...
+	cd bench && go test -race -count=1 ./...
 	$(MAKE) e2e
 
 e2e: e2e/node_modules

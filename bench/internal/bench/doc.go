@@ -22,5 +22,8 @@
 // their embedded NATS servers, alternately, and reports the p99 ratio.
 //
 // Every run is bounded in count and time and refuses targets that are not
-// loopback addresses. The command is cmd/gateway-bench.
+// loopback addresses. The command is bench/cmd/gateway-bench. The package
+// is internal to bench, the load tool's own Go module (so its dependencies,
+// plotting among them, stay out of the gateway's go.mod): only the command
+// and the raw floor's tests use it.
 package bench

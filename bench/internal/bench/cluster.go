@@ -53,7 +53,7 @@ func ParseClusterFlags(args []string, usage io.Writer) (ClusterConfig, error) {
 	w := DefaultConfig(ScenarioFanout, false)
 	w.Probe = true
 	c := ClusterConfig{Nodes: defaultClusterNodes, Rounds: defaultRounds, P99Target: defaultP99Target,
-		RepoDir: ".", OutDir: defaultOutDir, Build: true}
+		RepoDir: defaultRepoDir, OutDir: defaultOutDir, Build: true}
 	fs := flag.NewFlagSet("gateway-bench cluster", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.IntVar(&c.Nodes, "nodes", c.Nodes, "gateway nodes in the cluster (the subscribers are spread over all, publishes go to the first)")
@@ -67,7 +67,7 @@ func ParseClusterFlags(args []string, usage io.Writer) (ClusterConfig, error) {
 	fs.BoolVar(&c.Quick, "quick", false, "the quick fan-out sizes (a smoke comparison; flags given explicitly still win)")
 	fs.Float64Var(&c.P99Target, "p99-target", c.P99Target, "the cluster/single p99 ratio to meet")
 	fs.DurationVar(&w.Timeout, "timeout", w.Timeout, "hard limit of one measurement's load run")
-	fs.StringVar(&c.RepoDir, "repo", c.RepoDir, "repository root (go.mod of github.com/hyvve/gateway)")
+	fs.StringVar(&c.RepoDir, "repo", c.RepoDir, "repository root: the directory of the go.mod of "+gatewayModulePath+" (the tool runs from bench/)")
 	fs.StringVar(&c.OutDir, "out", c.OutDir, "directory for "+clusterFileStem+".md, "+clusterFileStem+".jsonl, latency-"+clusterFileStem+".png, logs and binaries")
 	fs.BoolVar(&c.Build, "build", c.Build, "build the gateway binary first")
 	fs.BoolVar(&w.Progress, "progress", w.Progress, "progress bars on stderr")
@@ -97,8 +97,8 @@ func ParseClusterFlags(args []string, usage io.Writer) (ClusterConfig, error) {
 	if err := w.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := os.Stat(filepath.Join(c.RepoDir, "go.mod")); err != nil {
-		errs = append(errs, fmt.Errorf("-repo %q: no go.mod there; run from the repository root", c.RepoDir))
+	if err := checkRepoDir(c.RepoDir); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return ClusterConfig{}, err

@@ -24,7 +24,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"fanout", "-target", "http://127.0.0.1:8001,http://10.1.2.3:8002"}, 2, "not a loopback address"},
 		{[]string{"fanout", "-target", "http://127.0.0.1:8001,http://127.0.0.1:8001"}, 2, "listed twice"},
 		{[]string{"chaos", "-target", "http://127.0.0.1:8001,http://127.0.0.1:8002"}, 2, "scenario chaos takes a single -target"},
-		{[]string{"cluster", "-repo", "../..", "-nodes", "1"}, 2, "-nodes must be between 2 and 9"},
+		{[]string{"cluster", "-repo", "../../..", "-nodes", "1"}, 2, "-nodes must be between 2 and 9"},
 		{[]string{"help", "cluster"}, 0, "-p99-target"},
 		{[]string{"help"}, 0, "gateway-bench cluster"},
 	} {

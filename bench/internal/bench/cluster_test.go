@@ -12,16 +12,16 @@ import (
 )
 
 func TestParseClusterFlagsDefaultsAreTheFanoutTargets(t *testing.T) {
-	c, err := ParseClusterFlags([]string{"-repo", ".."}, io.Discard)
+	c, err := ParseClusterFlags([]string{"-repo", "../../.."}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := c.Workload
 	if c.Nodes != 3 || c.Rounds != 3 || c.P99Target != 1.3 || w.Scenario != ScenarioFanout || w.Clients != 1000 || w.Rooms != 1 ||
-		w.Messages != 500 || w.Rate != 50 || w.PayloadBytes != 200 || !w.Probe || w.Format != "json" || c.OutDir != "bench/out" || !c.Build {
+		w.Messages != 500 || w.Rate != 50 || w.PayloadBytes != 200 || !w.Probe || w.Format != "json" || c.OutDir != "out" || !c.Build {
 		t.Errorf("got %+v", c)
 	}
-	q, err := ParseClusterFlags([]string{"-repo", "..", "-quick", "-messages", "30", "-nodes", "2", "-rounds", "1", "-progress=false"}, io.Discard)
+	q, err := ParseClusterFlags([]string{"-repo", "../../..", "-quick", "-messages", "30", "-nodes", "2", "-rounds", "1", "-progress=false"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,14 +35,15 @@ func TestParseClusterFlagsRejectsBadValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-repo", "..", "-nodes", "1"}, "-nodes must be between 2 and 9 (got 1)"},
-		{[]string{"-repo", "..", "-nodes", "10"}, "-nodes must be between 2 and 9"},
-		{[]string{"-repo", "..", "-clients", "2"}, "-clients must be at least -nodes (3)"},
-		{[]string{"-repo", "..", "-rounds", "0"}, "-rounds must be between 1"},
-		{[]string{"-repo", "..", "-p99-target", "0"}, "-p99-target must be a positive ratio"},
-		{[]string{"-repo", "..", "-payload", "1"}, "-payload must be between 64"},
-		{[]string{"-repo", "/nonexistent"}, "no go.mod there"},
-		{[]string{"-repo", "..", "extra"}, "unexpected arguments: extra"},
+		{[]string{"-repo", "../../..", "-nodes", "1"}, "-nodes must be between 2 and 9 (got 1)"},
+		{[]string{"-repo", "../../..", "-nodes", "10"}, "-nodes must be between 2 and 9"},
+		{[]string{"-repo", "../../..", "-clients", "2"}, "-clients must be at least -nodes (3)"},
+		{[]string{"-repo", "../../..", "-rounds", "0"}, "-rounds must be between 1"},
+		{[]string{"-repo", "../../..", "-p99-target", "0"}, "-p99-target must be a positive ratio"},
+		{[]string{"-repo", "../../..", "-payload", "1"}, "-payload must be between 64"},
+		{[]string{"-repo", "/nonexistent"}, "no go.mod of github.com/hyvve/gateway there"},
+		{[]string{"-repo", "../.."}, "no go.mod of github.com/hyvve/gateway there"},
+		{[]string{"-repo", "../../..", "extra"}, "unexpected arguments: extra"},
 	} {
 		_, err := ParseClusterFlags(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -107,7 +108,7 @@ func fakeClusterComparison(t *testing.T, clusterP99 float64) *ClusterComparison 
 	}
 	w := DefaultConfig(ScenarioFanout, false)
 	return &ClusterComparison{
-		Config: ClusterConfig{Nodes: 3, Rounds: 2, Workload: w, P99Target: 1.3, OutDir: dir, RepoDir: ".."},
+		Config: ClusterConfig{Nodes: 3, Rounds: 2, Workload: w, P99Target: 1.3, OutDir: dir, RepoDir: "../../.."},
 		Measurements: []ClusterMeasurement{
 			{Deployment: DeploySingle, Round: 1, Result: res(DeploySingle, 4, 1)},
 			{Deployment: DeployCluster, Round: 1, Result: res(DeployCluster, clusterP99, 3)},

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hyvve/gateway/bench"
+	"github.com/hyvve/gateway/bench/internal/bench"
 )
 
 // runCompare runs the side-by-side comparison and writes its files.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hyvve/gateway/bench"
+	"github.com/hyvve/gateway/bench/internal/bench"
 )
 
 // runCluster runs the cross-node fan-out comparison (one gateway against

@@ -11,8 +11,9 @@
 // are spread over them and publishes go to the first (or -publish-target).
 // cluster compares one gateway with several clustered over embedded NATS.
 //
-// Run from the repository root (compare and cluster build ./cmd/gateway,
-// compare also the raw floor, and starts bench/peers/node-socketio).
+// Run from bench/, the load tool's own module (compare and cluster build
+// the repository root's ./cmd/gateway, compare also bench/peers/rawfloor,
+// and starts bench/peers/node-socketio; -repo names the root, default "..").
 package main
 
 import (

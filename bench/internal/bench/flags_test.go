@@ -86,7 +86,7 @@ func TestParseScenarioUnknown(t *testing.T) {
 }
 
 func TestParseCompareFlags(t *testing.T) {
-	c, err := ParseCompareFlags([]string{"-repo", "..", "-scenarios", "fanout, idle", "-peers", "gateway,socketio", "-rounds", "2", "-timeout", "1m"}, io.Discard)
+	c, err := ParseCompareFlags([]string{"-repo", "../../..", "-scenarios", "fanout, idle", "-peers", "gateway,socketio", "-rounds", "2", "-timeout", "1m"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestParseCompareFlags(t *testing.T) {
 	if !strings.HasSuffix(c.PlotCopy, "bench/latency.png") {
 		t.Errorf("PlotCopy = %q, want the README's copy", c.PlotCopy)
 	}
-	q, err := ParseCompareFlags([]string{"-repo", "..", "-quick"}, io.Discard)
+	q, err := ParseCompareFlags([]string{"-repo", "../../..", "-quick"}, io.Discard)
 	if err != nil || q.PlotCopy != "" {
 		t.Errorf("-quick: PlotCopy %q, err %v; a smoke run must not replace the README's plot", q.PlotCopy, err)
 	}
@@ -108,11 +108,12 @@ func TestParseCompareFlagsRejectsBadValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-repo", "..", "-peers", "gateway,nginx"}, `unknown peer "nginx"`},
-		{[]string{"-repo", "..", "-scenarios", "soak"}, `unknown scenario "soak"`},
-		{[]string{"-repo", "..", "-rounds", "0"}, "-rounds must be between 1"},
-		{[]string{"-repo", "/nonexistent"}, "no go.mod there"},
-		{[]string{"-repo", "..", "-peers", ""}, "name at least one peer"},
+		{[]string{"-repo", "../../..", "-peers", "gateway,nginx"}, `unknown peer "nginx"`},
+		{[]string{"-repo", "../../..", "-scenarios", "soak"}, `unknown scenario "soak"`},
+		{[]string{"-repo", "../../..", "-rounds", "0"}, "-rounds must be between 1"},
+		{[]string{"-repo", "/nonexistent"}, "no go.mod of github.com/hyvve/gateway there"},
+		{[]string{"-repo", "../.."}, "no go.mod of github.com/hyvve/gateway there"},
+		{[]string{"-repo", "../../..", "-peers", ""}, "name at least one peer"},
 	} {
 		_, err := ParseCompareFlags(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

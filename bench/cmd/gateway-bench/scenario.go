@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/hyvve/gateway/bench"
+	"github.com/hyvve/gateway/bench/internal/bench"
 )
 
 // runScenario runs one scenario and prints its table, JSON line and plot.

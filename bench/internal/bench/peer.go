@@ -59,9 +59,10 @@ const (
 const (
 	benchMaxConnsPerIP   = "1000000"
 	benchMaxMsgsPerMin   = "100000"
-	nodePeerDir          = "bench/peers/node-socketio"
-	gatewayPackage       = "./cmd/gateway"
-	rawFloorPackage      = "./bench/peers/rawfloor"
+	nodePeerDir          = "bench/peers/node-socketio" // from the repository root
+	gatewayPackage       = "./cmd/gateway"             // built in the repository root (the gateway's module)
+	benchModuleDir       = "bench"                     // the load tool's own module, from the repository root
+	rawFloorPackage      = "./peers/rawfloor"          // built in benchModuleDir
 	gatewayBinaryName    = "gateway"
 	rawFloorBinaryName   = "rawfloor"
 	listeningMessageTail = "listening"
@@ -80,7 +81,7 @@ func gatewayEnvNames() []string {
 
 // PeerSetup is where the peers come from and the secrets they are given.
 type PeerSetup struct {
-	RepoDir    string // the repository root
+	RepoDir    string // the repository root (the gateway's module; the bench module is its bench/)
 	BinDir     string // where BuildPeers puts the Go peers' binaries
 	JWTSecret  string
 	PublishKey string
@@ -90,20 +91,27 @@ type PeerSetup struct {
 // BuildPeers builds the gateway and the raw floor binaries when kinds need
 // them, and checks that Node and the Socket.IO peer's packages are there.
 func BuildPeers(ctx context.Context, s PeerSetup, kinds []PeerKind, log io.Writer) error {
+	// go build runs in each package's own module, so -o must not be
+	// relative to the tool's working directory.
+	binDir, err := filepath.Abs(s.BinDir)
+	if err != nil {
+		return err
+	}
 	built := map[string]bool{}
 	for _, k := range kinds {
-		var pkg, bin string
+		var pkg, bin, moduleDir string
 		switch k {
 		case PeerGateway:
-			pkg, bin = gatewayPackage, gatewayBinaryName
+			pkg, bin, moduleDir = gatewayPackage, gatewayBinaryName, s.RepoDir
 		case PeerFloorVectored, PeerFloorSingle:
-			pkg, bin = rawFloorPackage, rawFloorBinaryName
+			pkg, bin, moduleDir = rawFloorPackage, rawFloorBinaryName, filepath.Join(s.RepoDir, benchModuleDir)
 		case PeerSocketIO:
 			if _, err := exec.LookPath("node"); err != nil {
 				return errors.New("bench: peer socketio needs node in PATH")
 			}
 			if _, err := os.Stat(filepath.Join(s.RepoDir, nodePeerDir, "node_modules", "socket.io")); err != nil {
-				return fmt.Errorf("bench: peer socketio: run `npm ci --prefix %s` first (bench/compare.sh does)", nodePeerDir)
+				return fmt.Errorf("bench: peer socketio: run `npm ci --prefix %s` first (bench/compare.sh does)",
+					filepath.Join(s.RepoDir, nodePeerDir))
 			}
 			continue
 		}
@@ -111,9 +119,9 @@ func BuildPeers(ctx context.Context, s PeerSetup, kinds []PeerKind, log io.Write
 			continue
 		}
 		built[bin] = true
-		fmt.Fprintf(log, "building %s\n", pkg)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(s.BinDir, bin), pkg)
-		cmd.Dir = s.RepoDir
+		fmt.Fprintf(log, "building %s in %s\n", pkg, moduleDir)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(binDir, bin), pkg)
+		cmd.Dir = moduleDir
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("bench: building %s: %w", pkg, err)
@@ -273,4 +281,22 @@ func filterEnv(env, names []string) []string {
 		}
 	}
 	return out
+}
+
+// gatewayModulePath is the module the repository root's go.mod declares.
+const gatewayModulePath = "github.com/hyvve/gateway"
+
+// checkRepoDir reports whether dir is the repository root: the directory
+// whose go.mod declares the gateway's module. The tool runs from bench/,
+// so the default is "..".
+func checkRepoDir(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && f[1] == gatewayModulePath {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("-repo %q: no go.mod of %s there; run from bench/ or give the repository root", dir, gatewayModulePath)
 }

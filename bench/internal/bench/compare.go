@@ -32,8 +32,9 @@ type CompareConfig struct {
 const (
 	defaultRounds  = 3
 	maxRounds      = 20
-	defaultOutDir  = "bench/out"
-	defaultPlotDst = "bench/latency.png"
+	defaultRepoDir = ".."                // the tool runs from bench/, its module's directory
+	defaultOutDir  = "out"               // bench/out
+	defaultPlotDst = "bench/latency.png" // from the repository root
 	// peerSettle lets a freshly started peer finish starting before it
 	// is measured (the Node peer compiles its code lazily).
 	peerSettle = 500 * time.Millisecond
@@ -41,7 +42,7 @@ const (
 
 // ParseCompareFlags parses the compare subcommand's flags.
 func ParseCompareFlags(args []string, usage io.Writer) (CompareConfig, error) {
-	c := CompareConfig{Rounds: defaultRounds, Timeout: defaultTimeout, RepoDir: ".", OutDir: defaultOutDir, Build: true, Progress: true}
+	c := CompareConfig{Rounds: defaultRounds, Timeout: defaultTimeout, RepoDir: defaultRepoDir, OutDir: defaultOutDir, Build: true, Progress: true}
 	var scenarios, peers, plotCopy string
 	fs := flag.NewFlagSet("gateway-bench compare", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -50,7 +51,7 @@ func ParseCompareFlags(args []string, usage io.Writer) (CompareConfig, error) {
 	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "measurements of each peer per scenario")
 	fs.BoolVar(&c.Quick, "quick", false, "the scenarios' quick sizes (a smoke compare)")
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "hard limit of one measurement")
-	fs.StringVar(&c.RepoDir, "repo", c.RepoDir, "repository root (go.mod of github.com/hyvve/gateway)")
+	fs.StringVar(&c.RepoDir, "repo", c.RepoDir, "repository root: the directory of the go.mod of "+gatewayModulePath+" (the tool runs from bench/)")
 	fs.StringVar(&c.OutDir, "out", c.OutDir, "directory for results.md, results.jsonl, plots, logs and binaries")
 	fs.StringVar(&plotCopy, "plot-copy", "", `copy the latency figure here (default "`+defaultPlotDst+`" unless -quick; "-" for none)`)
 	fs.BoolVar(&c.Build, "build", c.Build, "build the gateway and raw floor binaries first")
@@ -90,8 +91,8 @@ func ParseCompareFlags(args []string, usage io.Writer) (CompareConfig, error) {
 	if c.Timeout <= 0 || c.Timeout > maxTimeout {
 		errs = append(errs, fmt.Errorf("-timeout must be positive and at most %s (got %s)", maxTimeout, c.Timeout))
 	}
-	if _, err := os.Stat(filepath.Join(c.RepoDir, "go.mod")); err != nil {
-		errs = append(errs, fmt.Errorf("-repo %q: no go.mod there; run from the repository root", c.RepoDir))
+	if err := checkRepoDir(c.RepoDir); err != nil {
+		errs = append(errs, err)
 	}
 	switch {
 	case plotCopy == "-":

@@ -29,6 +29,7 @@ type pollSession struct {
 	wake    chan struct{} // buffered: the queue has something for the pending GET
 	getting atomic.Bool   // a GET is pending
 	ws      atomic.Pointer[Conn]
+	probing atomic.Bool // a WebSocket answered the upgrade probe: the pending GET must let go
 	ended   atomic.Bool
 	endOnce sync.Once
 }
@@ -39,6 +40,7 @@ var _ messages.Client = (*pollSession)(nil)
 // the OPEN packet.
 func (s *Server) newPollSession(ip, authHeader string) *pollSession {
 	p := &pollSession{socket: newSocket(s, ip, authHeader), wake: make(chan struct{}, 1)}
+	p.eioSID = s.newEngineSID()
 	p.carrier, p.client = p, p
 	p.out = newOutbound(s.cfg.OutboundQueueBytes, p.signal)
 	p.out.onClose = p.closedQueue
@@ -125,6 +127,18 @@ func (p *pollSession) forget() {
 	p.srv.sessionsMu.Unlock()
 }
 
+// serve answers one request of the session: the long poll or a POST.
+func (p *pollSession) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		p.poll(w, r)
+	case http.MethodPost:
+		p.post(w, r)
+	default:
+		writeEIOError(w, eioBadRequest)
+	}
+}
+
 // poll answers a long-polling GET: everything queued, at once or as soon as
 // something is (a ping comes every PingInterval). A second GET while one is
 // pending ends the session, as Engine.IO does.
@@ -141,7 +155,9 @@ func (p *pollSession) poll(w http.ResponseWriter, r *http.Request) {
 	for {
 		frames, closed, upgraded := p.take()
 		switch {
-		case upgraded:
+		case upgraded || frames == nil && !closed && p.probing.Load():
+			// Answered with a noop so the client can pause polling and
+			// send the upgrade packet on its WebSocket.
 			writePayload(w, [][]byte{socketio.NoopPacket})
 			return
 		case frames != nil || closed:

@@ -52,6 +52,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	draining atomic.Bool
 	extra    *http.ServeMux
+	relay    Relay // nil: a single node
 	ready    func() bool
 	conns    sync.WaitGroup // one per upgraded socket, until its pumps are done
 	// sessionsMu guards live and polls, for shutdown and for finding a
@@ -73,6 +74,9 @@ type Deps struct {
 	}
 	// Ready, if set, must hold for /readyz to answer 200 (cluster link).
 	Ready func() bool
+	// Relay, if set, passes polling requests to the node holding their
+	// session (clustered without sticky sessions).
+	Relay Relay
 }
 
 // NewServer builds a Server; routes registered later with Handle are served
@@ -88,6 +92,7 @@ func NewServer(cfg Config, d Deps) *Server {
 		metrics:  newMetrics(d.Registry),
 		extra:    http.NewServeMux(),
 		ready:    d.Ready,
+		relay:    d.Relay,
 		live:     map[*Conn]struct{}{},
 		polls:    map[string]*pollSession{},
 	}
@@ -220,17 +225,12 @@ func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid, ip st
 	}
 	p := s.pollSession(sid)
 	if p == nil {
-		s.refuseRequest(w, r, "unknown_sid", eioUnknownSID)
+		if !s.relayElsewhere(w, r, sid) {
+			s.refuseRequest(w, r, "unknown_sid", eioUnknownSID)
+		}
 		return
 	}
-	switch r.Method {
-	case http.MethodGet:
-		p.poll(w, r)
-	case http.MethodPost:
-		p.post(w, r)
-	default:
-		s.refuseRequest(w, r, "bad_request", eioBadRequest)
-	}
+	p.serve(w, r)
 }
 
 // serveWebSocket upgrades the request and runs the socket: a new session,

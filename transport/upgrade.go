@@ -26,6 +26,7 @@ func (c *Conn) upgrade() bool {
 		return c.probeFailed("3probe not written")
 	}
 	_ = c.nc.SetWriteDeadline(time.Time{})
+	p.probing.Store(true)
 	p.signal() // a pending GET answers 6 (noop) or what is queued
 	if !c.expect(socketio.UpgradePacket) {
 		return c.probeFailed("no upgrade packet")

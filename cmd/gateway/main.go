@@ -103,9 +103,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Error("cannot start the actor system", "err", err)
 		return 1
 	}
-	srv := transport.NewServer(cfg.transportConfig(), transport.Deps{
-		Verifier: verifier, Gateway: system, Events: events, Logger: log, Registry: reg, Ready: node.Ready,
-	})
+	deps := transport.Deps{Verifier: verifier, Gateway: system, Events: events, Logger: log, Registry: reg, Ready: node.Ready}
+	if node != nil {
+		deps.Relay = node // polling requests reach their session's node: no sticky sessions
+	}
+	srv := transport.NewServer(cfg.transportConfig(), deps)
+	if err := node.ServeRelay(srv.ServeRelayed); err != nil {
+		log.Error("cannot serve the polling relay", "err", err)
+		system.Shutdown()
+		return 1
+	}
 	if cfg.FaultInjection && cfg.AdminAPIKey == "" {
 		log.Warn("FAULT_INJECTION=1 without ADMIN_API_KEY: fault injection stays off")
 	}

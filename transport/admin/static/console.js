@@ -7,7 +7,7 @@
 
 (() => {
   const KEY = 'hyvve-admin-key';
-  const POINTS = 120; // chart history, one point per stats event
+  const POINTS = 60; // chart history, one point per stats event
   const $ = (id) => document.getElementById(id);
   let key = sessionStorage.getItem(KEY) || '';
   let features = { faultInjection: false };
@@ -17,6 +17,7 @@
   let prev = null; // the previous stats event
   const series = { rate: [], deliveries: [], mean: [], p95: [] };
   const closed = new Set(); // tree nodes the operator folded
+  const opened = new Set(); // and unfolded
 
   // ------------------------------------------------------------ API
   function api(path, opts = {}) {
@@ -199,6 +200,8 @@
     return lower; // in the +Inf bucket: the largest finite bound
   }
 
+  function plural(n, word) { return `${n} ${word}${n === 1 ? '' : 's'}`; }
+
   function fmt(v) { return Number.isFinite(v) ? Math.round(v).toLocaleString() : '–'; }
 
   function drawChart(canvas, lines) {
@@ -206,6 +209,7 @@
     const w = canvas.clientWidth || canvas.width;
     const h = canvas.clientHeight || canvas.height;
     if (canvas.width !== w * dpr) { canvas.width = w * dpr; canvas.height = h * dpr; }
+    canvas.dataset.points = String(Math.max(...lines.map((l) => l.data.length)));
     const g = canvas.getContext('2d');
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
@@ -302,7 +306,7 @@
         b.addEventListener('click', () => inject('room', r.name, 'panic'));
         act.append(b);
       }
-      tr.append(cell(r.name), cell(String(r.members), 'num members'), cell(String(r.restarts), 'num restarts'), act);
+      tr.append(cell(r.name), cell(String(r.members), 'num members'), cell(String(r.restarts), r.restarts > 0 ? 'num restart-count hot' : 'num restart-count'), act);
       return tr;
     }));
   }
@@ -326,9 +330,9 @@
     kind.textContent = n.kind;
     label.append(kind, document.createTextNode(n.name));
     const meta = [];
-    if (n.kind === 'room') meta.push(`${n.members || 0} members`);
+    if (n.kind === 'room') meta.push(plural(n.members || 0, 'member'));
     if (n.kind === 'iplimiter') meta.push(`${n.members || 0} held`);
-    if (n.kind === 'connection') meta.push(`${n.user} · ${n.transport} · ${n.rooms || 0} rooms`);
+    if (n.kind === 'connection') meta.push(`${n.user} · ${n.transport} · ${plural(n.rooms || 0, 'room')}`);
     if (meta.length) {
       const m = document.createElement('span');
       m.className = 'meta';
@@ -348,8 +352,12 @@
       return li;
     }
     const d = document.createElement('details');
-    d.open = !closed.has(n.id) && (depth < 2 || n.kind !== 'connection');
-    d.addEventListener('toggle', () => { if (d.open) closed.delete(n.id); else closed.add(n.id); });
+    // Open by default: the gateway, workspaces, and small parents; a
+    // connection (its limiter) and a crowd of user rooms start folded.
+    d.open = opened.has(n.id) || !closed.has(n.id) && n.kind !== 'connection' && (n.kind === 'gateway' || n.kind === 'workspace' || kids.length <= 12);
+    d.addEventListener('toggle', () => {
+      if (d.open) { closed.delete(n.id); opened.add(n.id); } else { opened.delete(n.id); closed.add(n.id); }
+    });
     const s = document.createElement('summary');
     s.append(label);
     const ul = document.createElement('ul');

@@ -32,6 +32,9 @@ type Config struct {
 	ActionWebhookTimeout time.Duration
 	// FaultInjection installs the fault-injection middleware on every actor.
 	FaultInjection bool
+	// Console lets the actors answer System.Snapshot (the operator
+	// console); off, they carry no snapshot middleware at all.
+	Console bool
 }
 
 func (c Config) withDefaults() Config {

@@ -46,6 +46,9 @@ func (d *deps) middleware(kind supervision.Kind, name string) []actor.ReceiverMi
 	mw := []actor.ReceiverMiddleware{supervision.RecoverTeardown(func(k supervision.Kind, r any) {
 		d.log.Error("panic during actor teardown recovered", "kind", k, "err", r)
 	}), answerOnFailure, countRouted}
+	if d.cfg.Console {
+		mw = append([]actor.ReceiverMiddleware{snapshotMiddleware}, mw...) // outermost: an armed fault never fires on it
+	}
 	if d.cfg.FaultInjection {
 		mw = append(mw, supervision.FaultMiddleware(kind, name))
 	}

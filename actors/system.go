@@ -138,7 +138,7 @@ func (s *System) Publish(ctx context.Context, room, event string, data json.RawM
 		return messages.PublishResult{}, ErrShuttingDown
 	}
 	reply := make(chan int, 1)
-	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply})
+	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply, Start: time.Now()})
 	remote, partial, err := s.d.cluster.Publish(ctx, room, event, data) // nil cluster: 0, false, nil
 	if err != nil {
 		s.d.log.Warn("cluster publish failed; delivered on this node only", "room", room, "err", err)

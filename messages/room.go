@@ -2,6 +2,7 @@ package messages
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -31,6 +32,9 @@ type Publish struct {
 	Data   json.RawMessage
 	Except *actor.PID // a member that must not receive it (state_sync's sender)
 	Reply  chan<- int // optional, buffered: receives the recipients count
+	// Start, when set, is when the publish entered the gateway: the room
+	// observes the time to its fan-out's end (ws_publish_fanout_seconds).
+	Start time.Time
 }
 
 // PublishResult answers a publish from outside the tree: how many members it

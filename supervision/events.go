@@ -19,6 +19,7 @@ type Observer struct {
 	deadLetters prometheus.Counter
 	sub         *eventstream.Subscription
 	sys         *actor.ActorSystem
+	watch       watchers // the operator console's feed and restart counts
 }
 
 // Observe subscribes to sys's EventStream. Stop unsubscribes.
@@ -56,8 +57,10 @@ func (o *Observer) handle(evt any) {
 		if e.Directive == actor.StopDirective && kind != KindConnection {
 			level = slog.LevelError // a budget ran out
 		}
+		reason := fmt.Sprint(e.Reason)
 		o.log.Log(nil, level, "actor failed", "kind", kind, "actor", e.Child.GetId(),
-			"directive", directiveName(e.Directive), "err", fmt.Sprint(e.Reason))
+			"directive", directiveName(e.Directive), "err", reason)
+		o.watch.decided(e, kind, reason)
 	case *actor.DeadLetterEvent:
 		o.deadLetters.Inc()
 	}

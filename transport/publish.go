@@ -20,6 +20,10 @@ var reservedEvents = map[string]bool{
 	"ping": true, "pong": true,
 }
 
+// ReservedEvent reports whether name is an event a publisher may not use
+// (the operator console's publish form checks it too).
+func ReservedEvent(name string) bool { return reservedEvents[name] }
+
 // publishRequest is the body of POST /v1/publish.
 type publishRequest struct {
 	Room  *string         `json:"room"`

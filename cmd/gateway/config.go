@@ -70,7 +70,7 @@ var settings = []setting{
 	{"JWT_ISSUER", "", "required iss claim, when set", false, str(func(c *Config) *string { return &c.JWTIssuer })},
 	{"JWT_AUDIENCE", "", "required aud claim, when set", false, str(func(c *Config) *string { return &c.JWTAudience })},
 	{"PUBLISH_API_KEY", "", "bearer key of POST /v1/publish; empty turns the endpoint off (404)", true, str(func(c *Config) *string { return &c.PublishAPIKey })},
-	{"ADMIN_API_KEY", "", "bearer key of POST /debug/faults", true, str(func(c *Config) *string { return &c.AdminAPIKey })},
+	{"ADMIN_API_KEY", "", "bearer key of the operator console (/admin) and of POST /debug/faults; empty turns both off (404)", true, str(func(c *Config) *string { return &c.AdminAPIKey })},
 	{"FAULT_INJECTION", "0", "1 enables POST /debug/faults (needs ADMIN_API_KEY)", false, boolean(func(c *Config) *bool { return &c.FaultInjection })},
 	{"PING_INTERVAL", "25s", "Engine.IO ping interval", false, duration(func(c *Config) *time.Duration { return &c.PingInterval })},
 	{"PING_TIMEOUT", "20s", "time a client has to answer a ping", false, duration(func(c *Config) *time.Duration { return &c.PingTimeout })},
@@ -203,6 +203,7 @@ func (c *Config) actorsConfig() actors.Config {
 		RoomIdleTimeout: c.RoomIdleTimeout, TokenExpiryWarning: c.TokenExpiryWarning,
 		ActionWebhookURL: c.ActionWebhookURL, ActionWebhookTimeout: c.ActionWebhookTimeout,
 		FaultInjection: c.FaultInjection && c.AdminAPIKey != "",
+		Console:        c.AdminAPIKey != "",
 	}
 }
 

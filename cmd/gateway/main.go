@@ -94,7 +94,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log = log.With("node", node.ID())
 		log.Info("cluster enabled", "nats_client_url", node.ClientURL(), "nats_route_url", node.RouteURL())
 	}
-	events := security.NewEventLog(log, reg, 0, 0)
+	feed := consoleFeed(&cfg)
+	events := security.NewEventLog(securityLogger(feed, log), reg, 0, 0)
 	system, err := actors.NewSystem(cfg.actorsConfig(), actors.Deps{
 		Logger: log, Events: events, Verifier: verifier, Policy: policy, Registry: reg,
 		HTTPClient: &http.Client{Timeout: cfg.ActionWebhookTimeout}, Cluster: node,
@@ -137,6 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return 1
 	}
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	mountConsole(&cfg, feed, srv, system, reg, log, httpSrv)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	if devMode {

@@ -416,6 +416,18 @@ func TestHostileInputClosesOnlyThatClient(t *testing.T) {
 			c.expectClose(tt.code)
 		})
 	}
+	t.Run("websocket protocol violation (reserved opcode)", func(t *testing.T) {
+		c := h.dial(token(t, "x", "w"))
+		before := h.metric("ws_security_events_total", "event", "malformed_packet")
+		// FIN + opcode 3 (reserved), masked, empty: gorilla refuses it as a protocol error.
+		if _, err := c.ws.NetConn().Write([]byte{0x83, 0x80, 0, 0, 0, 0}); err != nil {
+			t.Fatal(err)
+		}
+		c.expectClose(1002)
+		h.eventually("the violation counted as malformed", func() bool {
+			return h.metric("ws_security_events_total", "event", "malformed_packet") > before
+		})
+	})
 	t.Run("connect with broken json", func(t *testing.T) {
 		c := h.rawDial()
 		c.writeText(`40{"token":`)

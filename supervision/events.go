@@ -1,6 +1,7 @@
 package supervision
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -58,7 +59,7 @@ func (o *Observer) handle(evt any) {
 			level = slog.LevelError // a budget ran out
 		}
 		reason := fmt.Sprint(e.Reason)
-		o.log.Log(nil, level, "actor failed", "kind", kind, "actor", e.Child.GetId(),
+		o.log.Log(context.Background(), level, "actor failed", "kind", kind, "actor", e.Child.GetId(),
 			"directive", directiveName(e.Directive), "err", reason)
 		o.watch.decided(e, kind, reason)
 	case *actor.DeadLetterEvent:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -285,19 +284,16 @@ func (c *Conn) readErrorReason(err error) messages.CloseReason {
 		if errors.Is(err, websocket.ErrReadLimit) {
 			return messages.CloseMessageTooBig
 		}
-		// gorilla reports protocol violations (bad opcodes, masking) as plain errors.
-		if isProtocolError(err) {
+		// What is left is either the socket failing (a net.Error) or one of
+		// gorilla's protocol violations (bad opcode, unmasked client frame,
+		// bad close code), which it returns as untyped errors after sending
+		// the close frame itself.
+		if !errors.As(err, &ne) {
 			c.securityEvent(security.EventMalformedPacket, err.Error())
 			return messages.CloseMalformed
 		}
 		return messages.CloseClientLeft
 	}
-}
-
-// isProtocolError recognises gorilla's protocol-violation errors (bad opcode,
-// unmasked client frame, bad close code), which it returns as plain errors.
-func isProtocolError(err error) bool {
-	return strings.HasPrefix(err.Error(), "websocket: ")
 }
 
 // closeGrace is how long the server waits for the client's close frame after

@@ -1,6 +1,10 @@
 package actors
 
-import "time"
+import (
+	"time"
+
+	"github.com/hyvve/gateway/transport"
+)
 
 // Defaults of Config, from CONTRACT.md §5.
 const (
@@ -30,6 +34,9 @@ type Config struct {
 	ActionWebhookURL string
 	// ActionWebhookTimeout bounds one webhook call. Zero means 5s.
 	ActionWebhookTimeout time.Duration
+	// AuthTimeout bounds a token_refresh's verification (a JWKS fetch).
+	// Zero means transport.DefaultAuthTimeout, as at CONNECT.
+	AuthTimeout time.Duration
 	// FaultInjection installs the fault-injection middleware on every actor.
 	FaultInjection bool
 	// Console lets the actors answer System.Snapshot (the operator
@@ -49,6 +56,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TokenExpiryWarning <= 0 {
 		c.TokenExpiryWarning = DefaultTokenExpiryWarning
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = transport.DefaultAuthTimeout
 	}
 	if c.ActionWebhookTimeout <= 0 {
 		c.ActionWebhookTimeout = DefaultActionWebhookTimeout

@@ -372,13 +372,13 @@ func (a *connectionActor) tokenRefresh(ctx actor.Context, data json.RawMessage, 
 		a.refuseRefresh(ctx, err)
 		return nil // answered with the error event and a disconnect
 	}
-	self, root, verifier, timeout := ctx.Self(), a.d.root, a.d.verifier, a.d.cfg.ActionWebhookTimeout
-	go func() {
-		vctx, cancel := contextWithTimeout(timeout)
+	self, root, verifier, timeout := ctx.Self(), a.d.root, a.d.verifier, a.d.cfg.AuthTimeout
+	a.d.tasks.goTask(func(tctx context.Context) {
+		vctx, cancel := context.WithTimeout(tctx, timeout)
 		defer cancel()
 		claims, err := verifier.Verify(vctx, token)
 		root.Send(self, &tokenVerified{claims: claims, err: err, ackID: ackID})
-	}()
+	})
 	return nil
 }
 

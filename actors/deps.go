@@ -28,6 +28,7 @@ type deps struct {
 	httpClient *http.Client
 	gateway    *actor.PID
 	cluster    *cluster.Node // nil-safe: a nil node is a single-node gateway
+	tasks      *tasks        // goroutines started off the mailboxes; Shutdown waits for them
 
 	// conns maps a connection's sid to its PID, for fault injection and
 	// kicks by sid. Written by each connection actor at Started and Stopped.

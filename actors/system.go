@@ -68,6 +68,7 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 		metrics:    newMetrics(dp.Registry),
 		httpClient: dp.HTTPClient,
 		cluster:    dp.Cluster,
+		tasks:      newTasks(),
 	}
 	if d.httpClient == nil {
 		d.httpClient = http.DefaultClient
@@ -113,15 +114,16 @@ func (s *System) Accept(c messages.Client, claims *security.Claims) transport.Se
 		c.Refuse(messages.CodeServerBusy)
 		// The spawn may still happen: stop that actor as soon as it exists,
 		// so it never takes a per-IP slot or a gauge for a refused client.
-		go func() {
+		s.d.tasks.goTask(func(ctx context.Context) {
 			select {
 			case pid := <-reply:
 				if pid != nil {
 					s.d.root.Stop(pid)
 				}
 			case <-time.After(lateSpawnWait):
+			case <-ctx.Done(): // shutting down: the tree stops it anyway
 			}
-		}()
+		})
 		return nil
 	}
 }
@@ -187,6 +189,7 @@ func (s *System) Shutdown() {
 		return
 	}
 	_ = s.d.root.StopFuture(s.gateway).Wait()
+	s.d.tasks.wait()
 	s.observer.Stop()
 	s.sys.Shutdown()
 }

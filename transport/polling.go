@@ -29,6 +29,7 @@ type pollSession struct {
 	wake    chan struct{} // buffered: the queue has something for the pending GET
 	getting atomic.Bool   // a GET is pending
 	ws      atomic.Pointer[Conn]
+	probing atomic.Bool // a probe was answered 3probe: a pending GET answers 6 so the client can pause polling
 	ended   atomic.Bool
 	endOnce sync.Once
 }
@@ -177,7 +178,9 @@ func (p *pollSession) take() (frames [][]byte, closed, upgraded bool) {
 	}
 	frames, closed, _, park := p.out.next(nil)
 	if park {
-		return nil, false, false
+		// During a probe the client waits for this GET to end before it
+		// sends the upgrade packet: release it with a noop.
+		return nil, false, p.probing.Load()
 	}
 	return frames, closed, false
 }

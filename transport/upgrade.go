@@ -26,8 +26,10 @@ func (c *Conn) upgrade() bool {
 		return c.probeFailed("3probe not written")
 	}
 	_ = c.nc.SetWriteDeadline(time.Time{})
+	p.probing.Store(true)
 	p.signal() // a pending GET answers 6 (noop) or what is queued
 	if !c.expect(socketio.UpgradePacket) {
+		p.probing.Store(false)
 		return c.probeFailed("no upgrade packet")
 	}
 	if !p.switchTo(c) {

@@ -234,7 +234,12 @@ func (p *pollSession) handlePayload(body []byte) (reason messages.CloseReason, e
 	}
 	for _, packet := range packets {
 		if p.refused.Load() {
-			break // waiting for the client to leave after CONNECT_ERROR
+			// Waiting for the client to leave after CONNECT_ERROR: only
+			// its close packet counts.
+			if len(packet) == 1 && packet[0] == socketio.EIOClose {
+				return messages.CloseConnectRefused, true, true
+			}
+			continue
 		}
 		if socketio.IsBinaryPacket(packet) {
 			p.binaryFrame()

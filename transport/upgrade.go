@@ -29,10 +29,11 @@ func (c *Conn) upgrade() bool {
 	p.probing.Store(true)
 	p.signal() // a pending GET answers 6 (noop) or what is queued
 	if !c.expect(socketio.UpgradePacket) {
+		p.probing.Store(false)
 		return c.probeFailed("no upgrade packet")
 	}
 	if !p.switchTo(c) {
-		return c.probeFailed("session ended during the probe")
+		return c.probeFailed("session ended or upgraded during the probe")
 	}
 	c.probe = nil
 	c.srv.metrics.upgrades.WithLabelValues("polling_upgraded").Inc()
@@ -69,8 +70,8 @@ func (p *pollSession) switchTo(c *Conn) bool {
 	defer p.mu.Unlock()
 	p.drainMu.Lock()
 	defer p.drainMu.Unlock()
-	if p.ended.Load() {
-		return false
+	if p.ended.Load() || p.ws.Load() != nil {
+		return false // ended, or another probe took the session first
 	}
 	p.ws.Store(c)
 	p.out.handOver(func() { go c.writePump() })

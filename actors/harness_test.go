@@ -102,7 +102,9 @@ func newHarness(t *testing.T, opts ...func(*options)) *harness {
 	}
 	srv := transport.NewServer(o.transport, transport.Deps{Verifier: verifier, Gateway: sys, Events: events, Logger: log, Registry: reg, Ready: node.Ready})
 	h := &harness{t: t, sys: sys, srv: srv, reg: reg, logs: logs, node: node}
-	h.http = httptest.NewServer(srv.Handler())
+	h.http = httptest.NewUnstartedServer(nil)
+	h.http.Config = srv.HTTPServer(nil) // production bounds (timeouts, header size)
+	h.http.Start()
 	h.url = h.http.URL
 	var once sync.Once
 	h.stop = func() {

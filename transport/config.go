@@ -44,6 +44,16 @@ type Config struct {
 	AuthTimeout time.Duration
 	// PublishAPIKey enables POST /v1/publish; empty turns it off (404).
 	PublishAPIKey string
+	// ReadHeaderTimeout bounds reading a request's headers. Zero means 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included; a
+	// WebSocket keeps it only until the upgrade. Zero means 30s.
+	ReadTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle for this long. Zero
+	// means 60s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (431 past it). Zero means 16 KiB.
+	MaxHeaderBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -57,6 +67,12 @@ func (c Config) withDefaults() Config {
 	def(&c.ConnectErrorGrace, DefaultConnectErrorGrace)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	def(&c.AuthTimeout, DefaultAuthTimeout)
+	def(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}

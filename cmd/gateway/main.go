@@ -39,6 +39,15 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil))
 }
 
+// Connection budget from the file limit: fdReserve descriptors stay for the
+// process itself (NATS, webhook calls, log files) and, within them,
+// healthSpare connections for /healthz, /readyz and /metrics once the
+// budget is used up (transport.LimitListener).
+const (
+	fdReserve   = 64
+	healthSpare = 16
+)
+
 // devTokenTTL is how long the development token printed at start is valid.
 const devTokenTTL = 24 * time.Hour
 
@@ -129,7 +138,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		system.Shutdown()
 		return 1
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	budget := connectionBudget(cfg.MaxOpenConnections)
+	ln = transport.LimitListener(ln, budget, healthSpare, func() {
+		log.Debug("connection refused at accept: MAX_OPEN_CONNECTIONS reached", "budget", budget)
+	})
+	httpSrv := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	if devMode {

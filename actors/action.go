@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -93,7 +94,8 @@ func callWebhook(client *http.Client, url string, timeout time.Duration, body []
 	if len(answer) == 0 {
 		return json.RawMessage(`{"ok":true}`), nil
 	}
-	if len(answer) > maxWebhookAnswerBytes || !json.Valid(answer) {
+	// The answer becomes a text frame: invalid UTF-8 would drop the client.
+	if len(answer) > maxWebhookAnswerBytes || !utf8.Valid(answer) || !json.Valid(answer) {
 		return nil, errWebhookAnswer
 	}
 	return answer, nil

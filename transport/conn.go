@@ -127,7 +127,7 @@ func (c *Conn) Close(reason messages.CloseReason) {
 // state.
 func (c *Conn) serve(done func()) {
 	c.done = done
-	c.ws.SetPingHandler(func(string) error { return nil }) // Engine.IO has its own heartbeat
+	c.ws.SetPingHandler(c.pong)
 	c.ws.SetCloseHandler(func(int, string) error { return nil })
 	c.startHeartbeat()
 	c.out.Enqueue(socketio.AppendOpen(nil, socketio.OpenInfo{
@@ -155,6 +155,18 @@ func (c *Conn) serve(done func()) {
 	if c.br.Buffered() > 0 || !c.park() {
 		go c.readLoop()
 	}
+}
+
+// pong answers a WebSocket ping (RFC 6455 §5.5.2) from the reader. It may
+// write beside the write pump: each writes whole frames in one write call,
+// which the socket serialises. Its deadline is the pump's, so it never
+// shortens the one the pump relies on.
+func (c *Conn) pong(data string) error {
+	err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.srv.cfg.WriteTimeout))
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil // closing: the close frame is the answer
+	}
+	return err
 }
 
 // setReadDeadline moves the read deadline unless an abort has set it in the

@@ -55,6 +55,7 @@ type Config struct {
 	HTTPIdleTimeout      time.Duration
 	MaxHeaderBytes       int
 	MaxOpenConnections   int
+	MaxTokenBytes        int
 }
 
 // setting is one configuration variable: its environment name, flag, default
@@ -103,6 +104,7 @@ var settings = []setting{
 	{"HTTP_READ_TIMEOUT", "30s", "longest time to read one HTTP request, body included (a WebSocket drops it at the upgrade)", false, duration(func(c *Config) *time.Duration { return &c.HTTPReadTimeout })},
 	{"HTTP_IDLE_TIMEOUT", "60s", "an idle HTTP keep-alive connection is closed after it", false, duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
 	{"MAX_HEADER_BYTES", "16384", "largest request header block (431 past it), the upgrade's included", false, integer(func(c *Config) *int { return &c.MaxHeaderBytes })},
+	{"MAX_TOKEN_BYTES", "8192", "longest token accepted (CONNECT or token_refresh); a longer one is INVALID_TOKEN before any decoding", false, integer(func(c *Config) *int { return &c.MaxTokenBytes })},
 	{"MAX_OPEN_CONNECTIONS", "0", "TCP connections open at once (closed at accept past it, /healthz and /metrics keep 16 more); 0: the file limit minus 64", false, integer(func(c *Config) *int { return &c.MaxOpenConnections })},
 }
 
@@ -166,7 +168,8 @@ func (c *Config) validate() []error {
 		}
 	}
 	for name, n := range map[string]int{"MAX_CONNECTIONS_PER_IP": c.MaxConnectionsPerIP, "MAX_MESSAGES_PER_MINUTE": c.MaxMessagesPerMinute,
-		"MAX_MESSAGE_BYTES": c.MaxMessageBytes, "OUTBOUND_QUEUE_BYTES": c.OutboundQueueBytes, "MAX_HEADER_BYTES": c.MaxHeaderBytes} {
+		"MAX_MESSAGE_BYTES": c.MaxMessageBytes, "OUTBOUND_QUEUE_BYTES": c.OutboundQueueBytes, "MAX_HEADER_BYTES": c.MaxHeaderBytes,
+		"MAX_TOKEN_BYTES": c.MaxTokenBytes} {
 		if n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive integer", name))
 		}

@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	verifier, closer, err := security.NewVerifier(ctx, security.VerifierConfig{
 		Secret: hmacSecret(devMode, cfg.JWTSecret, secret), PublicKeyPEM: publicKey, JWKSURL: cfg.JWTJWKSURL,
-		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, MaxTokenBytes: cfg.MaxTokenBytes,
 	})
 	if err != nil {
 		log.Error("cannot build the token verifier", "err", err)

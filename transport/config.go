@@ -14,6 +14,7 @@ const (
 	DefaultConnectErrorGrace  = 2 * time.Second
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultAuthTimeout        = 10 * time.Second
+	DefaultConnectTimeout     = 10 * time.Second
 )
 
 // Config is the transport's configuration. The zero value of each field means
@@ -44,6 +45,9 @@ type Config struct {
 	AuthTimeout time.Duration
 	// PublishAPIKey enables POST /v1/publish; empty turns it off (404).
 	PublishAPIKey string
+	// ConnectTimeout is how long a socket may take to send its CONNECT
+	// after the upgrade before it is closed. Zero means 10s.
+	ConnectTimeout time.Duration
 	// ReadHeaderTimeout bounds reading a request's headers. Zero means 10s.
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request, body included; a
@@ -67,6 +71,7 @@ func (c Config) withDefaults() Config {
 	def(&c.ConnectErrorGrace, DefaultConnectErrorGrace)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	def(&c.AuthTimeout, DefaultAuthTimeout)
+	def(&c.ConnectTimeout, DefaultConnectTimeout)
 	def(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
 	def(&c.ReadTimeout, DefaultReadTimeout)
 	def(&c.IdleTimeout, DefaultIdleTimeout)

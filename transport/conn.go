@@ -37,7 +37,7 @@ type Conn struct {
 	sid        string // Socket.IO sid, the client's socket.id
 	engineSID  string
 	ip         string
-	authHeader string // Authorization header of the upgrade request
+	authToken  string // the upgrade's bearer token, until CONNECT: nothing else of the request is kept
 	out        *outbound
 	writerDone chan struct{} // closed by the write pump that ends the socket
 	done       func()        // tells the Server the socket is over
@@ -119,12 +119,11 @@ func (c *Conn) Close(reason messages.CloseReason) {
 }
 
 // serve runs the connection; done is called once it has ended. The
-// handshake (OPEN, CONNECT, token verification) runs in the calling handler
-// goroutine, bounded by a read deadline; once the client is accepted the
+// handshake (OPEN, CONNECT, token verification) runs in the calling
+// goroutine, bounded by ConnectTimeout; once the client is accepted the
 // heartbeat timer bounds it instead, the socket goes to a fresh read pump
 // (or straight to the poller when nothing is buffered) and serve returns. A
-// verification's deep stack is not kept, and net/http frees its per-request
-// state.
+// verification's deep stack is not kept.
 func (c *Conn) serve(done func()) {
 	c.done = done
 	c.ws.SetPingHandler(c.pong)
@@ -137,7 +136,8 @@ func (c *Conn) serve(done func()) {
 		MaxPayload:   c.srv.cfg.MaxMessageBytes,
 	}))
 	if !c.closing.Load() { // closed already (shutdown): keep the close grace
-		c.setReadDeadline(time.Now().Add(c.srv.cfg.PingInterval + c.srv.cfg.PingTimeout))
+		// Pongs never extend it: answering pings is not connecting.
+		c.setReadDeadline(time.Now().Add(min(c.srv.cfg.ConnectTimeout, c.srv.cfg.PingInterval+c.srv.cfg.PingTimeout)))
 	}
 	for c.session == nil {
 		if reason, end := c.readFrame(); end {
@@ -183,7 +183,7 @@ func (c *Conn) setReadDeadline(t time.Time) {
 type readState uint8
 
 const (
-	readHandshake readState = iota // the upgrade handler's goroutine
+	readHandshake readState = iota // the handshake goroutine, started by the upgrade handler
 	readRunning                    // a read pump goroutine
 	readParked                     // nobody: the socket waits in the poller
 	readEnded
@@ -418,13 +418,15 @@ func (c *Conn) handleFrame(frame []byte) (messages.CloseReason, bool) {
 // parallel across clients) and hands the client to the gateway.
 func (c *Conn) connect(auth json.RawMessage) {
 	token, present, err := tokenFromAuth(auth)
+	header := c.authToken
+	c.authToken = "" // one CONNECT per socket: never needed again
 	if err != nil {
 		c.securityEvent(security.EventAuthInvalid, err.Error())
 		c.Refuse(messages.CodeInvalidToken)
 		return
 	}
 	if !present {
-		token = bearerToken(c.authHeader)
+		token = header
 	}
 	if token == "" {
 		c.securityEvent(security.EventAuthMissing, "")

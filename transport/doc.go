@@ -3,7 +3,7 @@
 // metrics endpoints, and Conn, one Socket.IO client with its read pump, its
 // write pump and its bounded outbound queue.
 //
-// Concurrency: a Conn's read pump runs in the upgraded handler goroutine
+// Concurrency: a Conn's read pump runs in a goroutine the upgrade handler starts
 // during the handshake; after it, both pumps run on demand. The poller
 // (epoll, Linux) starts a read pump when a parked socket turns readable, and
 // the pump parks the socket again once gorilla's buffer is empty; the

@@ -186,7 +186,7 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		sid:        newID(),
 		engineSID:  newID(),
 		ip:         ip,
-		authHeader: r.Header.Get("Authorization"),
+		authToken:  bearerToken(r.Header.Get("Authorization")),
 		writerDone: make(chan struct{}),
 		br:         br,
 	}
@@ -198,7 +198,10 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 	s.live[c] = struct{}{}
 	s.liveMu.Unlock()
 	s.conns.Add(1)
-	c.serve(func() {
+	// The handshake runs in a goroutine of its own, so this handler returns
+	// and net/http drops the request (its headers, its buffers) at once
+	// rather than when the client sends CONNECT.
+	go c.serve(func() {
 		s.liveMu.Lock()
 		delete(s.live, c)
 		s.liveMu.Unlock()

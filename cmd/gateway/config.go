@@ -56,6 +56,7 @@ type Config struct {
 	MaxHeaderBytes       int
 	MaxOpenConnections   int
 	MaxTokenBytes        int
+	ConnectTimeout       time.Duration
 }
 
 // setting is one configuration variable: its environment name, flag, default
@@ -104,6 +105,7 @@ var settings = []setting{
 	{"HTTP_READ_TIMEOUT", "30s", "longest time to read one HTTP request, body included (a WebSocket drops it at the upgrade)", false, duration(func(c *Config) *time.Duration { return &c.HTTPReadTimeout })},
 	{"HTTP_IDLE_TIMEOUT", "60s", "an idle HTTP keep-alive connection is closed after it", false, duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
 	{"MAX_HEADER_BYTES", "16384", "largest request header block (431 past it), the upgrade's included", false, integer(func(c *Config) *int { return &c.MaxHeaderBytes })},
+	{"CONNECT_TIMEOUT", "10s", "a socket that has not sent its Socket.IO CONNECT within it is closed", false, duration(func(c *Config) *time.Duration { return &c.ConnectTimeout })},
 	{"MAX_TOKEN_BYTES", "8192", "longest token accepted (CONNECT or token_refresh); a longer one is INVALID_TOKEN before any decoding", false, integer(func(c *Config) *int { return &c.MaxTokenBytes })},
 	{"MAX_OPEN_CONNECTIONS", "0", "TCP connections open at once (closed at accept past it, /healthz and /metrics keep 16 more); 0: the file limit minus 64", false, integer(func(c *Config) *int { return &c.MaxOpenConnections })},
 }
@@ -161,7 +163,7 @@ func (c *Config) validate() []error {
 	positive := map[string]time.Duration{"PING_INTERVAL": c.PingInterval, "PING_TIMEOUT": c.PingTimeout,
 		"ROOM_IDLE_TIMEOUT": c.RoomIdleTimeout, "TOKEN_EXPIRY_WARNING": c.TokenExpiryWarning,
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "ACTION_WEBHOOK_TIMEOUT": c.ActionWebhookTimeout,
-		"HTTP_READ_TIMEOUT": c.HTTPReadTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout}
+		"HTTP_READ_TIMEOUT": c.HTTPReadTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "CONNECT_TIMEOUT": c.ConnectTimeout}
 	for name, d := range positive {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
@@ -203,6 +205,7 @@ func (c *Config) transportConfig() transport.Config {
 		AllowedOrigins: c.AllowedOrigins, TrustedProxies: c.TrustedProxies,
 		OutboundQueueBytes: c.OutboundQueueBytes, PublishAPIKey: c.PublishAPIKey,
 		ReadTimeout: c.HTTPReadTimeout, IdleTimeout: c.HTTPIdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
+		ConnectTimeout: c.ConnectTimeout,
 	}
 }
 

@@ -31,6 +31,9 @@ type Config struct {
 	// allows any. A request without Origin is allowed. Nil means
 	// http://localhost:3000.
 	AllowedOrigins []string
+	// AllowLoopbackOrigins also allows any http://localhost:* and
+	// http://127.0.0.1:* Origin (development mode).
+	AllowLoopbackOrigins bool
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// OutboundQueueBytes bounds a connection's queued, unwritten frames; past

@@ -166,7 +166,7 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	if !originAllowed(r, s.cfg.AllowedOrigins) {
+	if !originAllowed(r, s.cfg.AllowedOrigins, s.cfg.AllowLoopbackOrigins) {
 		s.metrics.upgrades.WithLabelValues("origin_rejected").Inc()
 		s.events.Emit(security.EventOriginRejected, security.EventFields{IP: ip, Detail: "origin " + r.Header.Get("Origin")})
 		writeError(w, http.StatusForbidden, "origin not allowed")

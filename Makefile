@@ -1,7 +1,8 @@
 # make test: every check CI runs (go vet, Go unit tests with the race detector,
-# in the gateway's module and in bench/, the load tool's own module; the alert
-# rules; then the end-to-end suite against the real binary with
-# socket.io-client v4).
+# in the gateway's module and in bench/, the load tool's own module; each
+# fuzz target briefly; the alert rules; then the end-to-end suite against the
+# real binary with socket.io-client v4).
+# make fuzz: every Go fuzz target for FUZZTIME (default 5s) each (.ci/fuzz).
 # make rules: promtool checks deploy/prometheus/alerts.yml and runs its unit
 #            tests (alerts_test.yml).
 # make e2e:  the end-to-end suite only (e2e/, Node 20+; installs e2e/node_modules
@@ -11,15 +12,19 @@
 #            make rules), chromium (the console's browser test) and
 #            python3-socketio + python3-aiohttp (the python-socketio test).
 
-.PHONY: test e2e rules deps
+.PHONY: test fuzz e2e rules deps
 
 test: deps
 	go vet ./...
 	go test -race -count=1 ./...
 	cd bench && go vet ./...
 	cd bench && go test -race -count=1 ./...
+	$(MAKE) fuzz
 	$(MAKE) rules
 	$(MAKE) e2e
+
+fuzz:
+	.ci/fuzz
 
 rules: deps
 	promtool check rules deploy/prometheus/alerts.yml

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -94,7 +95,8 @@ func callWebhook(parent context.Context, client *http.Client, url string, timeou
 	if len(answer) == 0 {
 		return json.RawMessage(`{"ok":true}`), nil
 	}
-	if len(answer) > maxWebhookAnswerBytes || !json.Valid(answer) {
+	// The answer becomes a text frame: invalid UTF-8 would drop the client.
+	if len(answer) > maxWebhookAnswerBytes || !utf8.Valid(answer) || !json.Valid(answer) {
 		return nil, errWebhookAnswer
 	}
 	return answer, nil

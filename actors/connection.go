@@ -198,6 +198,13 @@ func (a *connectionActor) onStopping() {
 
 func (a *connectionActor) onStopped(ctx actor.Context) {
 	a.d.conns.CompareAndDelete(a.conn.SID(), ctx.Self())
+	// A watched actor keeps its watchers' PIDs until it stops, and a PID
+	// holds the dead actor's process: a room that outlives its member (the
+	// user's own room, while another tab is open) would keep every ended
+	// connection alive.
+	for _, pid := range a.rooms {
+		ctx.Unwatch(pid)
+	}
 	if a.state == connActive {
 		a.d.metrics.connectionsActive.WithLabelValues(a.claims.WorkspaceID).Dec()
 	}

@@ -668,3 +668,41 @@ func TestRefreshDroppingAWorkspaceLeavesItsRooms(t *testing.T) {
 		t.Fatalf("own workspace room: %d recipients", n)
 	}
 }
+
+// TestWebSocketOutlivesTheHTTPReadTimeout: the request's read deadline ends
+// at the upgrade (net/http clears it on hijack); the heartbeat bounds the
+// socket from then on.
+func TestWebSocketOutlivesTheHTTPReadTimeout(t *testing.T) {
+	h := newHarness(t, func(o *options) {
+		o.transport.ReadTimeout = 50 * time.Millisecond
+		o.transport.PingInterval = 40 * time.Millisecond
+	})
+	u := "ws" + strings.TrimPrefix(h.url, "http") + "/socket.io/?EIO=4&transport=websocket"
+	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(waitFor))
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`40{"token":"`+token(t, "u1", "w1")+`"}`))
+	for pings := 0; pings < 3; { // three pings 40 ms apart: past the 50 ms read timeout
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("socket ended after %d pings: %v", pings, err)
+		}
+		if string(msg) == "2" {
+			pings++
+			_ = ws.WriteMessage(websocket.TextMessage, []byte("3"))
+		}
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`421["join_room",{"room":"user:u1"}]`))
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("socket ended: %v", err)
+		}
+		if strings.HasPrefix(string(msg), "431") {
+			return
+		}
+	}
+}

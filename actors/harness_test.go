@@ -68,6 +68,7 @@ type options struct {
 	actors    actors.Config
 	transport transport.Config
 	cluster   *cluster.Config // nil: a single node
+	logLevel  slog.Level      // debug unless a test asks for less
 }
 
 // withFaults turns fault injection on (the supervision tests); without it
@@ -77,13 +78,14 @@ func withFaults(o *options) { o.actors.FaultInjection = true }
 func newHarness(t *testing.T, opts ...func(*options)) *harness {
 	t.Helper()
 	o := options{
+		logLevel:  slog.LevelDebug,
 		transport: transport.Config{PublishAPIKey: publishKey, AllowedOrigins: []string{"http://localhost:3000"}},
 	}
 	for _, f := range opts {
 		f(&o)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: o.logLevel}))
 	reg := prometheus.NewRegistry()
 	verifier, closer, err := security.NewVerifier(context.Background(), security.VerifierConfig{Secret: []byte(testSecret)})
 	if err != nil {
@@ -102,7 +104,9 @@ func newHarness(t *testing.T, opts ...func(*options)) *harness {
 	}
 	srv := transport.NewServer(o.transport, transport.Deps{Verifier: verifier, Gateway: sys, Events: events, Logger: log, Registry: reg, Ready: node.Ready})
 	h := &harness{t: t, sys: sys, srv: srv, reg: reg, logs: logs, node: node}
-	h.http = httptest.NewServer(srv.Handler())
+	h.http = httptest.NewUnstartedServer(nil)
+	h.http.Config = srv.HTTPServer(nil) // production bounds (timeouts, header size)
+	h.http.Start()
 	h.url = h.http.URL
 	var once sync.Once
 	h.stop = func() {

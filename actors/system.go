@@ -95,38 +95,53 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 }
 
 // Accept spawns the actor of an authenticated client under its workspace.
-// The actor answers the CONNECT once its ip limiter has decided.
+// The actor answers the CONNECT once its ip limiter has decided. A
+// workspace (or the gateway) that fails on the spawn loses that message
+// only and is resumed by its supervisor, so the spawn is asked again.
 func (s *System) Accept(c messages.Client, claims *security.Claims) transport.Session {
-	if s.d.shuttingDown.Load() {
-		c.Refuse(messages.CodeServerShuttingDown)
-		return nil
-	}
-	reply := make(chan *actor.PID, 1)
-	s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Reply: reply})
-	select {
-	case pid := <-reply:
-		if pid == nil { // the workspace failed on this very message
+	deadline := time.NewTimer(askTimeout)
+	defer deadline.Stop()
+	for attempt := 0; ; attempt++ {
+		if s.d.shuttingDown.Load() {
 			c.Refuse(messages.CodeServerShuttingDown)
 			return nil
 		}
-		return &session{root: s.d.root, pid: pid}
-	case <-time.After(askTimeout):
-		c.Refuse(messages.CodeServerBusy)
-		// The spawn may still happen: stop that actor as soon as it exists,
-		// so it never takes a per-IP slot or a gauge for a refused client.
-		s.d.tasks.goTask(func(ctx context.Context) {
-			select {
-			case pid := <-reply:
-				if pid != nil {
-					s.d.root.Stop(pid)
-				}
-			case <-time.After(lateSpawnWait):
-			case <-ctx.Done(): // shutting down: the tree stops it anyway
+		reply := make(chan *actor.PID, 1)
+		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Reply: reply})
+		select {
+		case pid := <-reply:
+			if pid != nil {
+				return &session{root: s.d.root, pid: pid}
 			}
-		})
-		return nil
+			// An actor on the way failed on this very message.
+			if attempt < spawnRetries {
+				continue
+			}
+			c.Refuse(messages.CodeServerBusy)
+			return nil
+		case <-deadline.C:
+			c.Refuse(messages.CodeServerBusy)
+			// The spawn may still happen: stop that actor as soon as it exists,
+			// so it never takes a per-IP slot or a gauge for a refused client.
+			s.d.tasks.goTask(func(ctx context.Context) {
+				select {
+				case pid := <-reply:
+					if pid != nil {
+						s.d.root.Stop(pid)
+					}
+				case <-time.After(lateSpawnWait):
+				case <-ctx.Done(): // shutting down: the tree stops it anyway
+				}
+			})
+			return nil
+		}
 	}
 }
+
+// spawnRetries is how many times Accept asks again for a spawn an actor
+// failed on: a resumed actor takes the next one, so one retry would do, and
+// a second covers a fault that strikes twice in a row.
+const spawnRetries = 2
 
 // lateSpawnWait bounds how long a refused Accept watches for its late spawn.
 const lateSpawnWait = time.Minute

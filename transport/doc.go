@@ -17,12 +17,13 @@
 //     probe that moves a polling session onto a WebSocket; relay.go:
 //     polling requests for a session another node holds.
 //   - server.go: routing, the session tables, shutdown; eioerror.go:
-//     Engine.IO's request errors and CORS.
+//     Engine.IO's request errors and CORS; httpserver.go: the http.Server's
+//     timeouts and the connection budget.
 //
 // # Concurrency
 //
-// A Conn's read pump runs in the upgraded handler goroutine during the
-// handshake; after it, both pumps run on demand. The poller starts a read
+// A Conn's handshake runs in a goroutine the upgrade handler starts (so
+// net/http frees the request at once); after it, both pumps run on demand. The poller starts a read
 // pump when a parked socket turns readable, and the pump parks the socket
 // again once gorilla's buffer is empty; the outbound queue starts a write
 // pump when frames arrive, and the pump ends when the queue is empty. An

@@ -155,8 +155,11 @@ func (p *pollSession) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer p.getting.Store(false)
-	// The long poll outlives the server's write timeout by design.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(p.srv.cfg.PingInterval + p.srv.cfg.WriteTimeout))
+	// The long poll outlives the server's read and write timeouts by design:
+	// net/http would cancel it once its connection's read deadline passed.
+	rc, until := http.NewResponseController(w), time.Now().Add(p.srv.cfg.PingInterval+p.srv.cfg.WriteTimeout)
+	_ = rc.SetReadDeadline(until)
+	_ = rc.SetWriteDeadline(until)
 	for {
 		frames, closed, upgraded := p.take()
 		switch {

@@ -167,7 +167,7 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	if !originAllowed(r, s.cfg.AllowedOrigins) {
+	if !originAllowed(r, s.cfg.AllowedOrigins, s.cfg.AllowLoopbackOrigins) {
 		s.metrics.upgrades.WithLabelValues("origin_rejected").Inc()
 		s.events.Emit(security.EventOriginRejected, security.EventFields{IP: ip, Detail: "origin " + r.Header.Get("Origin")})
 		s.logRefused(r, "origin not allowed")
@@ -258,7 +258,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, ip strin
 	s.live[c] = struct{}{}
 	s.sessionsMu.Unlock()
 	s.conns.Add(1)
-	c.serve(func() {
+	// The handshake runs in a goroutine of its own, so this handler returns
+	// and net/http drops the request (its headers, its buffers) at once
+	// rather than when the client sends CONNECT.
+	go c.serve(func() {
 		s.sessionsMu.Lock()
 		delete(s.live, c)
 		s.sessionsMu.Unlock()

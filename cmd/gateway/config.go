@@ -51,6 +51,12 @@ type Config struct {
 	NATSRequiredForReady bool
 	NATSRecipientsWait   time.Duration
 	PprofAddr            string
+	HTTPReadTimeout      time.Duration
+	HTTPIdleTimeout      time.Duration
+	MaxHeaderBytes       int
+	MaxOpenConnections   int
+	MaxTokenBytes        int
+	ConnectTimeout       time.Duration
 }
 
 // setting is one configuration variable: its environment name, flag, default
@@ -96,6 +102,12 @@ var settings = []setting{
 	{"NATS_REQUIRED_FOR_READY", "0", "1: /readyz answers 503 while the NATS link is down", false, boolean(func(c *Config) *bool { return &c.NATSRequiredForReady })},
 	{"PPROF_ADDR", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); empty: off", false, str(func(c *Config) *string { return &c.PprofAddr })},
 	{"NATS_RECIPIENTS_WAIT", "250ms", "how long a publish waits for the other nodes' recipient counts before answering partial", false, duration(func(c *Config) *time.Duration { return &c.NATSRecipientsWait })},
+	{"HTTP_READ_TIMEOUT", "30s", "longest time to read one HTTP request, body included (a WebSocket drops it at the upgrade)", false, duration(func(c *Config) *time.Duration { return &c.HTTPReadTimeout })},
+	{"HTTP_IDLE_TIMEOUT", "60s", "an idle HTTP keep-alive connection is closed after it", false, duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
+	{"MAX_HEADER_BYTES", "16384", "largest request header block (431 past it), the upgrade's included", false, integer(func(c *Config) *int { return &c.MaxHeaderBytes })},
+	{"CONNECT_TIMEOUT", "10s", "a socket that has not sent its Socket.IO CONNECT within it is closed", false, duration(func(c *Config) *time.Duration { return &c.ConnectTimeout })},
+	{"MAX_TOKEN_BYTES", "8192", "longest token accepted (CONNECT or token_refresh); a longer one is INVALID_TOKEN before any decoding", false, integer(func(c *Config) *int { return &c.MaxTokenBytes })},
+	{"MAX_OPEN_CONNECTIONS", "0", "TCP connections open at once (closed at accept past it, /healthz and /metrics keep 16 more); 0: the file limit minus 64", false, integer(func(c *Config) *int { return &c.MaxOpenConnections })},
 }
 
 // flagName turns PING_INTERVAL into ping-interval.
@@ -150,17 +162,22 @@ func (c *Config) validate() []error {
 	}
 	positive := map[string]time.Duration{"PING_INTERVAL": c.PingInterval, "PING_TIMEOUT": c.PingTimeout,
 		"ROOM_IDLE_TIMEOUT": c.RoomIdleTimeout, "TOKEN_EXPIRY_WARNING": c.TokenExpiryWarning,
-		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "ACTION_WEBHOOK_TIMEOUT": c.ActionWebhookTimeout}
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "ACTION_WEBHOOK_TIMEOUT": c.ActionWebhookTimeout,
+		"HTTP_READ_TIMEOUT": c.HTTPReadTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "CONNECT_TIMEOUT": c.ConnectTimeout}
 	for name, d := range positive {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
 	}
 	for name, n := range map[string]int{"MAX_CONNECTIONS_PER_IP": c.MaxConnectionsPerIP, "MAX_MESSAGES_PER_MINUTE": c.MaxMessagesPerMinute,
-		"MAX_MESSAGE_BYTES": c.MaxMessageBytes, "OUTBOUND_QUEUE_BYTES": c.OutboundQueueBytes} {
+		"MAX_MESSAGE_BYTES": c.MaxMessageBytes, "OUTBOUND_QUEUE_BYTES": c.OutboundQueueBytes, "MAX_HEADER_BYTES": c.MaxHeaderBytes,
+		"MAX_TOKEN_BYTES": c.MaxTokenBytes} {
 		if n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive integer", name))
 		}
+	}
+	if c.MaxOpenConnections < 0 {
+		errs = append(errs, errors.New("MAX_OPEN_CONNECTIONS must be 0 (from the file limit) or positive"))
 	}
 	if c.OutboundQueueBytes > 0 && c.OutboundQueueBytes < c.MaxMessageBytes {
 		errs = append(errs, errors.New("OUTBOUND_QUEUE_BYTES must be at least MAX_MESSAGE_BYTES"))
@@ -187,6 +204,8 @@ func (c *Config) transportConfig() transport.Config {
 		PingInterval: c.PingInterval, PingTimeout: c.PingTimeout, MaxMessageBytes: c.MaxMessageBytes,
 		AllowedOrigins: c.AllowedOrigins, TrustedProxies: c.TrustedProxies,
 		OutboundQueueBytes: c.OutboundQueueBytes, PublishAPIKey: c.PublishAPIKey,
+		ReadTimeout: c.HTTPReadTimeout, IdleTimeout: c.HTTPIdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
+		ConnectTimeout: c.ConnectTimeout,
 	}
 }
 

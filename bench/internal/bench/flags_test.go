@@ -87,6 +87,27 @@ func TestParseRunFlagsTransportAndPollTarget(t *testing.T) {
 	}
 }
 
+func TestParseCompareFlagsTransportAndSizes(t *testing.T) {
+	cc, err := ParseCompareFlags([]string{"-repo", "../../..", "-scenarios", "fanout,storm", "-transport", "polling",
+		"-clients", "300", "-messages", "40", "-rate", "20"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, s := cc.Workload(ScenarioFanout), cc.Workload(ScenarioStorm)
+	if f.Transport != TransportPolling || f.Clients != 300 || f.Messages != 40 || f.Rate != 20 {
+		t.Errorf("fanout workload %+v", f)
+	}
+	if s.Transport != TransportPolling || s.Clients != 300 || s.Messages != 0 || s.Rate != 0 {
+		t.Errorf("storm workload %+v: publishes nothing", s)
+	}
+	if cc, _ := ParseCompareFlags([]string{"-repo", "../../.."}, io.Discard); cc.Workload(ScenarioFanout).Rate != defaultRate {
+		t.Error("-rate unset changed the rate")
+	}
+	if _, err := ParseCompareFlags([]string{"-repo", "../../..", "-transport", "carrier-pigeon"}, io.Discard); err == nil {
+		t.Error("bad transport accepted")
+	}
+}
+
 func TestParseRunFlagsReportsEveryBadFlag(t *testing.T) {
 	_, err := ParseRunFlags(ScenarioFanout, []string{"-clients", "0", "-payload", "1", "-concurrency", "0"}, io.Discard)
 	if err == nil {

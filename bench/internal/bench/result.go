@@ -66,7 +66,10 @@ type Result struct {
 	ConvergeProbes  int     `json:"converge_probes,omitempty"`
 
 	Server *ServerStats `json:"server,omitempty"`
-	Chaos  *ChaosStats  `json:"chaos,omitempty"`
+	// Relayed is what the gateways' polling_relayed_seconds counted
+	// (cluster comparison on polling only).
+	Relayed *RelayedStats `json:"relayed,omitempty"`
+	Chaos   *ChaosStats   `json:"chaos,omitempty"`
 
 	DurationSeconds float64  `json:"duration_seconds"`
 	Errors          []string `json:"errors,omitempty"`

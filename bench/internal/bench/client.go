@@ -18,8 +18,12 @@ import (
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
-// socketIOPath is the Engine.IO v4 WebSocket endpoint every peer serves.
-const socketIOPath = "/socket.io/?EIO=4&transport=websocket"
+// socketIOPath is the Engine.IO v4 WebSocket endpoint every peer serves;
+// pollingPath its long-polling endpoint (CONTRACT §8).
+const (
+	socketIOPath = "/socket.io/?EIO=4&transport=websocket"
+	pollingPath  = "/socket.io/?EIO=4&transport=polling"
+)
 
 // handshakeTimeout bounds the upgrade, the CONNECT answer and a join ack
 // when the caller's context has no earlier deadline.
@@ -35,16 +39,21 @@ var (
 	ErrDisconnected = errors.New("bench: disconnected by the server")
 )
 
-// Client is one Socket.IO v5 client on a WebSocket, speaking only what the
-// load needs: CONNECT with a token, join_room with an ack, answering pings,
-// and receiving events. One goroutine reads (Connect, Join, Receive); writes
-// come from it and from Emit, serialised by writeMu.
+// Client is one Socket.IO v5 client, speaking only what the load needs:
+// CONNECT with a token, join_room with an ack, answering pings, and
+// receiving events. It is on a WebSocket (ws), on HTTP long-polling
+// (poll), or was on polling and upgraded to a WebSocket (both set, the
+// poller no longer used). One goroutine reads (Connect, Join, Receive);
+// writes come from it and from Emit, serialised by writeMu (on polling one
+// POST at a time, as Engine.IO requires).
 type Client struct {
 	ws      *websocket.Conn
+	poll    *poller
 	sid     string
 	writeMu sync.Mutex
 	nextAck int64
 	buf     []byte
+	pend    []byte // polling: the packets of the last GET's payload not yet read (in buf)
 }
 
 // readBufferSize and writeBufferSize are small: frames are a few hundred
@@ -70,13 +79,41 @@ func NewDialer(dial func(ctx context.Context, network, addr string) (net.Conn, e
 // CONNECT with token and waits for the answer. A CONNECT_ERROR is returned
 // as an error wrapping ErrRefused with the server's code.
 func Connect(ctx context.Context, d *websocket.Dialer, baseURL, token string) (*Client, error) {
-	u := "ws" + strings.TrimPrefix(strings.TrimSuffix(baseURL, "/"), "http") + socketIOPath
-	ws, resp, err := d.DialContext(ctx, u, http.Header{})
+	return ConnectWith(ctx, ConnectOptions{Dialer: d}, baseURL, token)
+}
+
+// ConnectOptions says how ConnectWith reaches the server.
+type ConnectOptions struct {
+	// Transport is websocket (the zero value too), polling, or default
+	// (polling handshake and CONNECT, then the upgrade to a WebSocket).
+	Transport Transport
+	// Dialer dials the WebSocket (websocket, and default's upgrade).
+	Dialer *websocket.Dialer
+	// HTTP carries the polling requests (polling and default); share one
+	// among the clients, with enough idle connections per host.
+	HTTP *http.Client
+	// PollURL is the base URL every request after the handshake goes to
+	// (POSTs, long polls, the upgrade); empty: the handshake's. A clustered
+	// gateway relays a request for a session another node holds.
+	PollURL string
+}
+
+// ConnectWith connects to baseURL over o.Transport, sends CONNECT with
+// token and waits for the answer, as Connect does. With the default
+// transport it then probes the upgrade; a refused probe leaves the client
+// polling, as socket.io-client does (Upgraded tells).
+func ConnectWith(ctx context.Context, o ConnectOptions, baseURL, token string) (*Client, error) {
+	switch o.Transport {
+	case TransportPolling, TransportDefault:
+		return connectPolling(ctx, o, baseURL, token)
+	}
+	d := o.Dialer
+	if d == nil {
+		d = NewDialer(nil)
+	}
+	ws, err := dialWS(ctx, d, baseURL, socketIOPath)
 	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("bench: upgrade: %w (HTTP %d)", err, resp.StatusCode)
-		}
-		return nil, fmt.Errorf("bench: dial: %w", err)
+		return nil, err
 	}
 	c := &Client{ws: ws, buf: make([]byte, 0, initialFrameCap)}
 	if err := c.handshake(ctx, token); err != nil {
@@ -86,9 +123,26 @@ func Connect(ctx context.Context, d *websocket.Dialer, baseURL, token string) (*
 	return c, nil
 }
 
+// dialWS opens the WebSocket at baseURL+path.
+func dialWS(ctx context.Context, d *websocket.Dialer, baseURL, path string) (*websocket.Conn, error) {
+	u := "ws" + strings.TrimPrefix(strings.TrimSuffix(baseURL, "/"), "http") + path
+	ws, resp, err := d.DialContext(ctx, u, http.Header{})
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("bench: upgrade: %w (HTTP %d)", err, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("bench: dial: %w", err)
+	}
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	return ws, nil
+}
+
+// handshake reads the OPEN packet of a WebSocket, then connects.
 func (c *Client) handshake(ctx context.Context, token string) error {
 	c.setDeadline(ctx)
-	defer c.ws.SetReadDeadline(time.Time{})
+	defer c.clearDeadline()
 	frame, err := c.readFrame()
 	if err != nil {
 		return fmt.Errorf("bench: reading OPEN: %w", err)
@@ -96,6 +150,14 @@ func (c *Client) handshake(ctx context.Context, token string) error {
 	if len(frame) == 0 || frame[0] != socketio.EIOOpen {
 		return fmt.Errorf("%w: first frame %q is not OPEN", ErrProtocol, clip(frame))
 	}
+	return c.connectNamespace(ctx, token)
+}
+
+// connectNamespace sends CONNECT with token and waits for its answer,
+// answering pings meanwhile.
+func (c *Client) connectNamespace(ctx context.Context, token string) error {
+	c.setDeadline(ctx)
+	defer c.clearDeadline()
 	auth, _ := json.Marshal(map[string]string{"token": token})
 	if err := c.write(append([]byte{socketio.EIOMessage, socketio.Connect}, auth...)); err != nil {
 		return fmt.Errorf("bench: sending CONNECT: %w", err)
@@ -147,7 +209,7 @@ func (c *Client) Join(ctx context.Context, room string, onEvent func(frame []byt
 		return fmt.Errorf("bench: sending join_room: %w", err)
 	}
 	c.setDeadline(ctx)
-	defer c.ws.SetReadDeadline(time.Time{})
+	defer c.clearDeadline()
 	for {
 		frame, err := c.readFrame()
 		if err != nil {
@@ -208,8 +270,20 @@ func (c *Client) Receive(onEvent func(frame []byte)) error {
 	}
 }
 
-// Close drops the connection at once; a blocked Receive returns.
-func (c *Client) Close() error { return c.ws.Close() }
+// Close drops the connection at once; a blocked Receive returns. A
+// polling client also tells the server (the Engine.IO close packet, in the
+// background and bounded), as socket.io-client does.
+func (c *Client) Close() error {
+	if c.ws != nil {
+		return c.ws.Close()
+	}
+	c.poll.close()
+	return nil
+}
+
+// Upgraded reports whether the client is on a WebSocket after starting on
+// polling (the default transport's upgrade succeeded).
+func (c *Client) Upgraded() bool { return c.ws != nil && c.poll != nil }
 
 // CloseCode returns the WebSocket close code in err, or 0 when err is not
 // a close frame.
@@ -232,12 +306,23 @@ func (c *Client) pong() error {
 func (c *Client) write(frame []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if c.ws == nil {
+		return c.poll.post(frame)
+	}
 	_ = c.ws.SetWriteDeadline(time.Now().Add(handshakeTimeout))
 	return c.ws.WriteMessage(websocket.TextMessage, frame)
 }
 
-// readFrame reads one whole message into the client's reused buffer.
+// readFrame reads one whole message into the client's reused buffer: the
+// next packet of the last long poll's payload, else a WebSocket message,
+// else (on polling) a new long poll's first packet.
 func (c *Client) readFrame() ([]byte, error) {
+	if len(c.pend) > 0 {
+		return c.nextPending(), nil
+	}
+	if c.ws == nil {
+		return c.pollFrame()
+	}
 	_, r, err := c.ws.NextReader()
 	if err != nil {
 		return nil, err
@@ -264,7 +349,21 @@ func (c *Client) setDeadline(ctx context.Context) {
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
+	if c.ws == nil {
+		c.poll.deadline = deadline
+		return
+	}
 	_ = c.ws.SetReadDeadline(deadline)
+}
+
+// clearDeadline lifts setDeadline's limit (a long poll is then bounded by
+// the session's ping interval and timeout).
+func (c *Client) clearDeadline() {
+	if c.ws == nil {
+		c.poll.deadline = time.Time{}
+		return
+	}
+	_ = c.ws.SetReadDeadline(time.Time{})
 }
 
 // clip shortens a frame for an error message.

@@ -28,6 +28,20 @@ type ClusterConfig struct {
 	RepoDir   string
 	OutDir    string
 	Build     bool
+	// Relay measures what a relayed poll costs instead: deployments direct
+	// and relayed, both on Nodes clustered gateways with every subscriber's
+	// session on node a; direct sends its polling requests to node a,
+	// relayed to node b, which relays them over NATS to a.
+	Relay bool
+}
+
+// deployments returns the two deployments the comparison alternates, the
+// baseline first.
+func (cc ClusterConfig) deployments() []Deployment {
+	if cc.Relay {
+		return []Deployment{DeployDirect, DeployRelayed}
+	}
+	return []Deployment{DeploySingle, DeployCluster}
 }
 
 // Cluster comparison defaults and bounds.
@@ -45,6 +59,12 @@ type Deployment string
 const (
 	DeploySingle  Deployment = "single"  // one gateway, no NATS
 	DeployCluster Deployment = "cluster" // Nodes gateways with embedded, routed NATS
+	// DeployDirect (-relay) is Nodes clustered gateways, every session on
+	// node a and its polling requests sent there.
+	DeployDirect Deployment = "direct"
+	// DeployRelayed (-relay) is the same, with the polling requests sent
+	// to node b, which relays them to node a.
+	DeployRelayed Deployment = "relayed"
 )
 
 // ParseClusterFlags parses the cluster subcommand's flags: the fan-out
@@ -71,8 +91,15 @@ func ParseClusterFlags(args []string, usage io.Writer) (ClusterConfig, error) {
 	fs.StringVar(&c.OutDir, "out", c.OutDir, "directory for "+clusterFileStem+".md, "+clusterFileStem+".jsonl, latency-"+clusterFileStem+".png, logs and binaries")
 	fs.BoolVar(&c.Build, "build", c.Build, "build the gateway binary first")
 	fs.BoolVar(&w.Progress, "progress", w.Progress, "progress bars on stderr")
+	fs.Var((*transportFlag)(&w.Transport), "transport", "how the subscribers connect: websocket, polling or default")
+	fs.BoolVar(&c.Relay, "relay", false, "measure relayed polls instead: every session on node a, polling requests sent to node a (direct) or node b (relayed, over NATS); needs -transport polling or default, 2 nodes unless -nodes says otherwise")
 	if err := fs.Parse(args); err != nil {
 		return ClusterConfig{}, err
+	}
+	nodesSet := false
+	fs.Visit(func(f *flag.Flag) { nodesSet = nodesSet || f.Name == "nodes" })
+	if c.Relay && !nodesSet {
+		c.Nodes = 2
 	}
 	var errs []error
 	if fs.NArg() > 0 {
@@ -91,7 +118,10 @@ func ParseClusterFlags(args []string, usage io.Writer) (ClusterConfig, error) {
 	if c.P99Target <= 0 || math.IsInf(c.P99Target, 0) || math.IsNaN(c.P99Target) {
 		errs = append(errs, fmt.Errorf("-p99-target must be a positive ratio (got %g)", c.P99Target))
 	}
-	if c.Nodes >= 2 && w.Clients < c.Nodes {
+	if c.Relay && !w.Transport.polls() {
+		errs = append(errs, fmt.Errorf("-relay needs -transport polling or default (got %s)", w.Transport))
+	}
+	if c.Nodes >= 2 && w.Clients < c.Nodes && !c.Relay {
 		errs = append(errs, fmt.Errorf("-clients must be at least -nodes (%d) so every node has a subscriber (got %d)", c.Nodes, w.Clients))
 	}
 	if err := w.Validate(); err != nil {
@@ -133,7 +163,7 @@ func RunClusterComparison(ctx context.Context, cc ClusterConfig, log io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFileLimit(cc.Workload.Clients, limit); err != nil {
+	if err := checkFileLimit(cc.Workload.Clients*cc.Workload.Transport.socketsPerClient(), limit); err != nil {
 		return nil, err
 	}
 	setup := PeerSetup{RepoDir: cc.RepoDir, BinDir: filepath.Join(cc.OutDir, "bin"),
@@ -149,7 +179,7 @@ func RunClusterComparison(ctx context.Context, cc ClusterConfig, log io.Writer) 
 		cmp.Source += " (binary not rebuilt: -build=false)"
 	}
 	for round := 1; round <= cc.Rounds; round++ {
-		for _, d := range []Deployment{DeploySingle, DeployCluster} {
+		for _, d := range cc.deployments() {
 			if ctx.Err() != nil {
 				return cmp, ctx.Err()
 			}
@@ -167,7 +197,7 @@ func measureDeployment(ctx context.Context, setup PeerSetup, cc ClusterConfig, d
 	m := ClusterMeasurement{Deployment: d, Round: round}
 	logDir := filepath.Join(cc.OutDir, "logs")
 	nodes := 1
-	if d == DeployCluster {
+	if d != DeploySingle {
 		nodes = cc.Nodes
 	}
 	g, err := StartGateways(ctx, setup, nodes, logDir, fmt.Sprintf("%s-%s-%d", clusterFileStem, d, round))
@@ -178,7 +208,16 @@ func measureDeployment(ctx context.Context, setup PeerSetup, cc ClusterConfig, d
 	sleepCtx(ctx, peerSettle)
 	cfg := cc.Workload
 	cfg.Target, cfg.ServerPIDs = strings.Join(g.URLs(), ","), g.PIDs()
+	switch d {
+	case DeployDirect:
+		cfg.Target = g.URLs()[0]
+	case DeployRelayed:
+		cfg.Target, cfg.PollTarget = g.URLs()[0], g.URLs()[1]
+	}
 	res, runErr := Run(ctx, cfg, os.Stderr)
+	if res != nil && cfg.Transport.polls() {
+		res.Relayed = scrapeRelayed(ctx, g.URLs())
+	}
 	if stopErr := g.Stop(); stopErr != nil && runErr == nil {
 		runErr = stopErr
 	}
@@ -366,12 +405,13 @@ func clusterMetrics() []metric {
 	}
 }
 
-// P99Ratio is the median cluster p99 over the median single-node p99 (NaN
-// when either has no measurement).
+// P99Ratio is the median cluster p99 over the median single-node p99 (with
+// -relay: relayed over direct; NaN when either has no measurement).
 func (c *ClusterComparison) P99Ratio() float64 {
 	p99 := always(func(r *Result) float64 { return r.Latency.P99 })
-	single := Median(c.values(DeploySingle, metric{get: p99}))
-	cluster := Median(c.values(DeployCluster, metric{get: p99}))
+	deps := c.Config.deployments()
+	single := Median(c.values(deps[0], metric{get: p99}))
+	cluster := Median(c.values(deps[1], metric{get: p99}))
 	if math.IsNaN(single) || math.IsNaN(cluster) || single == 0 {
 		return math.NaN()
 	}
@@ -384,6 +424,9 @@ func (c *ClusterComparison) P99Ratio() float64 {
 // failure word for word.
 func (c *ClusterComparison) WriteMarkdown(w io.Writer) error {
 	cc := c.Config
+	if cc.Relay {
+		return c.writeRelayMarkdown(w)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Cross-node fan-out: %d clustered gateways vs one (%s)\n\n", cc.Nodes, c.Started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "Machine: %s. Medians of %d rounds, measured alternately (single, cluster, single, …), each on freshly started processes.\n",
@@ -557,7 +600,10 @@ func (c *ClusterComparison) WriteJSONLines(w io.Writer) error {
 func (c *ClusterComparison) Panel() Panel {
 	w := c.Config.Workload
 	p := Panel{Title: fmt.Sprintf("fan-out to %d subscribers at %s: single vs %d-node cluster", w.Clients, rateText(w.Rate), c.Config.Nodes)}
-	for _, d := range []Deployment{DeploySingle, DeployCluster} {
+	if c.Config.Relay {
+		p.Title = fmt.Sprintf("fan-out to %d polling subscribers at %s: direct vs relayed polls", w.Clients, rateText(w.Rate))
+	}
+	for _, d := range c.Config.deployments() {
 		var cdfs [][]float64
 		for _, ms := range c.Measurements {
 			if ms.Deployment == d && ms.Result != nil && len(ms.Result.CDF) > 0 {

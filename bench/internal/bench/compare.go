@@ -26,6 +26,37 @@ type CompareConfig struct {
 	PlotCopy  string // where the README's plot is copied; empty: nowhere
 	Build     bool
 	Progress  bool
+	// Transport is how every scenario's clients connect (websocket,
+	// polling, default).
+	Transport Transport
+	// Clients, Messages and Rate replace the scenarios' sizes when set
+	// (Clients, Messages > 0; RateSet).
+	Clients  int
+	Messages int
+	Rate     float64
+	RateSet  bool
+}
+
+// Workload is the Config scenario s runs with: its target (or quick) sizes,
+// the compare's transport and size overrides.
+func (cc CompareConfig) Workload(s Scenario) Config {
+	cfg := DefaultConfig(s, cc.Quick)
+	if cc.Transport != "" {
+		cfg.Transport = cc.Transport
+	}
+	if cc.Clients > 0 {
+		cfg.Clients = cc.Clients
+		cfg.Rooms = min(cfg.Rooms, cfg.Clients)
+	}
+	if s.publishes() {
+		if cc.Messages > 0 {
+			cfg.Messages = cc.Messages
+		}
+		if cc.RateSet {
+			cfg.Rate = cc.Rate
+		}
+	}
+	return cfg
 }
 
 // Compare defaults and bounds.
@@ -42,7 +73,8 @@ const (
 
 // ParseCompareFlags parses the compare subcommand's flags.
 func ParseCompareFlags(args []string, usage io.Writer) (CompareConfig, error) {
-	c := CompareConfig{Rounds: defaultRounds, Timeout: defaultTimeout, RepoDir: defaultRepoDir, OutDir: defaultOutDir, Build: true, Progress: true}
+	c := CompareConfig{Rounds: defaultRounds, Timeout: defaultTimeout, RepoDir: defaultRepoDir, OutDir: defaultOutDir, Build: true, Progress: true,
+		Transport: TransportWebSocket}
 	var scenarios, peers, plotCopy string
 	fs := flag.NewFlagSet("gateway-bench compare", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -56,9 +88,14 @@ func ParseCompareFlags(args []string, usage io.Writer) (CompareConfig, error) {
 	fs.StringVar(&plotCopy, "plot-copy", "", `copy the latency figure here (default "`+defaultPlotDst+`" unless -quick; "-" for none)`)
 	fs.BoolVar(&c.Build, "build", c.Build, "build the gateway and raw floor binaries first")
 	fs.BoolVar(&c.Progress, "progress", c.Progress, "progress bars on stderr")
+	fs.Var((*transportFlag)(&c.Transport), "transport", "how the clients connect in every scenario: websocket, polling or default (polling handshake and CONNECT, then the upgrade)")
+	fs.IntVar(&c.Clients, "clients", 0, "clients of every scenario (0: each scenario's own)")
+	fs.IntVar(&c.Messages, "messages", 0, "messages of every publishing scenario (0: each scenario's own)")
+	fs.Float64Var(&c.Rate, "rate", 0, "messages per second of every publishing scenario (unset: each scenario's own; 0: as fast as accepted)")
 	if err := fs.Parse(args); err != nil {
 		return CompareConfig{}, err
 	}
+	fs.Visit(func(f *flag.Flag) { c.RateSet = c.RateSet || f.Name == "rate" })
 	var errs []error
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
@@ -81,6 +118,15 @@ func ParseCompareFlags(args []string, usage io.Writer) (CompareConfig, error) {
 	}
 	if len(c.Scenarios) == 0 {
 		errs = append(errs, errors.New("-scenarios: name at least one scenario"))
+	}
+	if c.Clients < 0 || c.Messages < 0 {
+		errs = append(errs, fmt.Errorf("-clients and -messages must not be negative (got %d, %d)", c.Clients, c.Messages))
+	}
+	for _, s := range c.Scenarios {
+		w := c.Workload(s)
+		if err := w.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("scenario %s: %w", s, err))
+		}
 	}
 	if len(c.Peers) == 0 {
 		errs = append(errs, errors.New("-peers: name at least one peer"))
@@ -140,9 +186,9 @@ func Compare(ctx context.Context, cc CompareConfig, log io.Writer) (*Comparison,
 	}
 	cmp := &Comparison{Config: cc, Started: time.Now()}
 	for _, s := range cc.Scenarios {
-		cfg := DefaultConfig(s, cc.Quick)
+		cfg := cc.Workload(s)
 		cfg.Timeout, cfg.Progress, cfg.Format = cc.Timeout, cc.Progress, "json"
-		if err := checkFileLimit(cfg.Clients, limit); err != nil {
+		if err := checkFileLimit(cfg.Clients*cfg.Transport.socketsPerClient(), limit); err != nil {
 			return cmp, err
 		}
 		for round := 1; round <= cc.Rounds; round++ {

@@ -89,6 +89,8 @@ type Config struct {
 	Scenario      Scenario
 	Target        string        // base URL of the server, e.g. http://127.0.0.1:8080, or a comma-separated list of them (loopback only; see Targets)
 	PublishTarget string        // base URL publishes go to; empty: the first target
+	Transport     Transport     // how the subscribers connect: websocket (the zero value too), polling or default
+	PollTarget    string        // polling: base URL(s) the requests after the handshake go to, one for all or one per target; empty: the target itself
 	Clients       int           // subscribers (N)
 	Rooms         int           // rooms (R); client i joins room i mod R
 	Messages      int           // messages to publish (M)
@@ -121,7 +123,7 @@ const (
 // DefaultConfig returns the target sizes of scenario s (or the quick ones).
 func DefaultConfig(s Scenario, quick bool) Config {
 	c := Config{
-		Scenario: s, Target: "http://127.0.0.1:8080",
+		Scenario: s, Target: "http://127.0.0.1:8080", Transport: TransportWebSocket,
 		Clients: 1000, Rooms: 1, Messages: 500, Rate: defaultRate, PayloadBytes: defaultPayloadBytes,
 		Concurrency: defaultConcurrency, Publishers: defaultPublishers, Hold: defaultHold,
 		FaultRate: defaultFaultRate, Timeout: defaultTimeout,
@@ -171,6 +173,23 @@ func (c *Config) Validate() error {
 	if c.PublishTarget != "" {
 		if err := CheckLoopback(strings.TrimSpace(c.PublishTarget)); err != nil {
 			errs = append(errs, fmt.Errorf("-publish-target: %w", err))
+		}
+	}
+	if c.Transport == "" {
+		c.Transport = TransportWebSocket
+	}
+	if _, err := ParseTransport(string(c.Transport)); err != nil {
+		errs = append(errs, fmt.Errorf("-transport: %w", err))
+	}
+	if c.PollTarget != "" {
+		polls, err := ParseTargets(c.PollTarget)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("-poll-target: %w", err))
+		case !c.Transport.polls():
+			bad("-poll-target needs -transport polling or default (got %s)", c.Transport)
+		case len(polls) != 1 && len(polls) != len(targets):
+			bad("-poll-target takes one base URL, or one per -target (%d) (got %d)", len(targets), len(polls))
 		}
 	}
 	if c.Scenario == ScenarioChaos && (len(targets) > 1 || c.PublishTarget != "") {
@@ -229,6 +248,26 @@ func (c *Config) Validate() error {
 		bad("-format must be table, json or both (got %q)", c.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// PollTargets returns the base URL the polling requests of a subscriber
+// dealt to each target go to (the parsed -poll-target, one per target), or
+// nil when there is none (each subscriber polls its own target).
+func (c *Config) PollTargets() []string {
+	if c.PollTarget == "" {
+		return nil
+	}
+	p, err := ParseTargets(c.PollTarget)
+	if err != nil {
+		return nil
+	}
+	t := c.Targets()
+	if len(p) == 1 && len(t) > 1 {
+		for len(p) < len(t) {
+			p = append(p, p[0])
+		}
+	}
+	return p
 }
 
 // roomName is the name of room r: one workspace per room, since a

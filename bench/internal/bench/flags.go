@@ -25,6 +25,8 @@ func ParseRunFlags(s Scenario, args []string, usage io.Writer) (Config, error) {
 	fs.SetOutput(usage)
 	fs.StringVar(&c.Target, "target", c.Target, "base URL of the server, or a comma-separated list of nodes' base URLs to spread the subscribers over round-robin (loopback addresses only)")
 	fs.StringVar(&c.PublishTarget, "publish-target", c.PublishTarget, "base URL publishes go to (default: the first -target)")
+	fs.Var((*transportFlag)(&c.Transport), "transport", "how the subscribers connect: websocket, polling (Engine.IO long-polling only) or default (socket.io-client's defaults: polling handshake and CONNECT, then the upgrade to WebSocket)")
+	fs.StringVar(&c.PollTarget, "poll-target", c.PollTarget, "polling/default: base URL every request after the handshake goes to (POSTs, long polls, the upgrade), or one per -target, comma-separated; with clustered gateways, a node that does not hold the session relays them (default: the target itself)")
 	fs.BoolVar(&c.Probe, "probe", c.Probe, "before publishing, publish probes until every room's recipients count matches its joined members (always on with several targets or a -publish-target)")
 	fs.IntVar(&c.Clients, "clients", c.Clients, "subscribers to connect (N)")
 	fs.IntVar(&c.Rooms, "rooms", c.Rooms, "rooms (R); client i joins room i mod R")
@@ -57,6 +59,27 @@ func ParseRunFlags(s Scenario, args []string, usage io.Writer) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// transportFlag is the value of -transport.
+type transportFlag Transport
+
+// String returns the transport's name.
+func (t *transportFlag) String() string {
+	if t == nil || *t == "" {
+		return string(TransportWebSocket)
+	}
+	return string(*t)
+}
+
+// Set parses websocket, polling or default.
+func (t *transportFlag) Set(v string) error {
+	p, err := ParseTransport(v)
+	if err != nil {
+		return err
+	}
+	*t = transportFlag(p)
+	return nil
 }
 
 // pidList is the value of -server-pid: PID[,PID…]; "0" or "" is none.

@@ -59,11 +59,52 @@ func TestParseRunFlagsRejectsBadValuesClearly(t *testing.T) {
 		{ScenarioChaos, []string{"-admin-key", ""}, "-admin-key is required"},
 		{ScenarioFanout, []string{"extra"}, "unexpected arguments: extra"},
 		{ScenarioFanout, []string{"-nope"}, "flag provided but not defined"},
+		{ScenarioFanout, []string{"-transport", "sse"}, `unknown transport "sse"`},
+		{ScenarioFanout, []string{"-poll-target", "http://127.0.0.1:8081"}, "-poll-target needs -transport polling or default"},
+		{ScenarioFanout, []string{"-transport", "polling", "-poll-target", "http://10.0.0.1:8081"}, "not a loopback address"},
+		{ScenarioFanout, []string{"-transport", "polling", "-target", "http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083",
+			"-poll-target", "http://127.0.0.1:8082,http://127.0.0.1:8083"}, "one per -target (3) (got 2)"},
 	} {
 		_, err := ParseRunFlags(tc.s, tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %v: got %v, want an error containing %q", tc.s, tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestParseRunFlagsTransportAndPollTarget(t *testing.T) {
+	c, err := ParseRunFlags(ScenarioFanout, nil, io.Discard)
+	if err != nil || c.Transport != TransportWebSocket || c.PollTargets() != nil {
+		t.Fatalf("default: transport %q, poll targets %v, %v", c.Transport, c.PollTargets(), err)
+	}
+	c, err = ParseRunFlags(ScenarioFanout, []string{"-transport", "polling", "-target", "http://127.0.0.1:8081,http://127.0.0.1:8082",
+		"-poll-target", "http://127.0.0.1:8082/"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PollTargets(); c.Transport != TransportPolling || len(got) != 2 || got[0] != "http://127.0.0.1:8082" || got[1] != got[0] {
+		t.Errorf("transport %q, poll targets %v: want polling, the one poll target for both targets", c.Transport, got)
+	}
+}
+
+func TestParseCompareFlagsTransportAndSizes(t *testing.T) {
+	cc, err := ParseCompareFlags([]string{"-repo", "../../..", "-scenarios", "fanout,storm", "-transport", "polling",
+		"-clients", "300", "-messages", "40", "-rate", "20"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, s := cc.Workload(ScenarioFanout), cc.Workload(ScenarioStorm)
+	if f.Transport != TransportPolling || f.Clients != 300 || f.Messages != 40 || f.Rate != 20 {
+		t.Errorf("fanout workload %+v", f)
+	}
+	if s.Transport != TransportPolling || s.Clients != 300 || s.Messages != 0 || s.Rate != 0 {
+		t.Errorf("storm workload %+v: publishes nothing", s)
+	}
+	if cc, _ := ParseCompareFlags([]string{"-repo", "../../.."}, io.Discard); cc.Workload(ScenarioFanout).Rate != defaultRate {
+		t.Error("-rate unset changed the rate")
+	}
+	if _, err := ParseCompareFlags([]string{"-repo", "../../..", "-transport", "carrier-pigeon"}, io.Discard); err == nil {
+		t.Error("bad transport accepted")
 	}
 }
 

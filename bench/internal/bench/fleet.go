@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,9 @@ const (
 type fleet struct {
 	cfg       Config
 	clock     Clock
-	targets   []string // base URLs the members are spread over
+	targets   []string     // base URLs the members are spread over
+	polls     []string     // by target: where its members' polling requests go (nil: the target)
+	http      *http.Client // the polling members' shared HTTP client (nil: WebSocket only)
 	members   []*member
 	rooms     [][]*member // members that joined, by room
 	reconnect bool
@@ -73,9 +76,13 @@ func newFleet(cfg Config, clock Clock, seqs int, reconnect bool, errs *errorLog)
 	f := &fleet{
 		cfg: cfg, clock: clock, reconnect: reconnect, errs: errs,
 		targets:   targets,
+		polls:     cfg.PollTargets(),
 		members:   make([]*member, cfg.Clients),
 		rooms:     make([][]*member, cfg.Rooms),
 		firstRecv: make([]atomic.Int64, seqs),
+	}
+	if cfg.Transport.polls() {
+		f.http = newPollingHTTPClient(cfg.Clients, targets, f.polls)
 	}
 	secret := []byte(cfg.JWTSecret)
 	exp := time.Now().Add(tokenTTL)
@@ -94,6 +101,24 @@ func newFleet(cfg Config, clock Clock, seqs int, reconnect bool, errs *errorLog)
 		nth[t]++
 	}
 	return f, nil
+}
+
+// newPollingHTTPClient is the HTTP client n polling members share: room in
+// its pool for each one's long poll and POST, its connections spread over
+// loopback source addresses as the WebSockets are (IPv4 hosts; an IPv6 host
+// is dialed plainly).
+func newPollingHTTPClient(n int, targets, polls []string) *http.Client {
+	v4 := roundRobinDial(sourceDialers(2*n, true))
+	v6 := (&net.Dialer{}).DialContext
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+			return v6(ctx, network, addr)
+		}
+		return v4(ctx, network, addr)
+	}
+	hosts := len(targets) + len(polls)
+	return NewHTTPClient(2*n+hosts*8, dial)
 }
 
 // connectAll starts every member with at most cfg.Concurrency attempts in
@@ -135,6 +160,7 @@ func (f *fleet) runMember(ctx context.Context, m *member, sem chan struct{}, rea
 		return
 	}
 	m.connectNs = int64(time.Since(start))
+	m.upgraded = c.Upgraded()
 	m.joined.Store(true)
 	ready()
 	for {
@@ -182,10 +208,15 @@ func (f *fleet) reconnectMember(ctx context.Context, m *member) (*Client, error)
 func (f *fleet) dialAndJoin(ctx context.Context, m *member) (*Client, error) {
 	actx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	c, err := Connect(actx, m.dialer, f.targets[m.target], m.token)
+	o := ConnectOptions{Transport: f.cfg.Transport, Dialer: m.dialer, HTTP: f.http}
+	if f.polls != nil {
+		o.PollURL = f.polls[m.target]
+	}
+	c, err := ConnectWith(actx, o, f.targets[m.target], m.token)
 	if err != nil {
 		return nil, err
 	}
+
 	if err := c.Join(actx, roomName(m.room), func(frame []byte) { m.record(f, frame, f.clock.Now()) }); err != nil {
 		_ = c.Close()
 		return nil, err

@@ -29,6 +29,7 @@ type member struct {
 	dups         int64
 	lastRecv     int64   // Clock time of the last delivery
 	connectNs    int64   // first connect-and-join duration
+	upgraded     bool    // default transport: its first connection upgraded to a WebSocket
 	disconnects  int     // connections lost while the run was on
 	closeCodes   []int   // their close codes (0: no close frame)
 	reconnectsNs []int64 // chaos: fault → rejoined, per connection fault

@@ -51,6 +51,12 @@ func metricsFor(s Scenario) []metric {
 	loss := metric{"loss (%)", "%.3f", always(func(r *Result) float64 { return r.LossPercent })}
 	rate := metric{"deliveries/s", "%.0f", always(func(r *Result) float64 { return r.DeliveriesPerSec })}
 	cpuPub := metric{"server CPU while publishing (s)", "%.2f", server(func(s *ServerStats) float64 { return s.CPUPublishSecs })}
+	cpuPerDelivery := metric{"server CPU per delivery (µs)", "%.2f", func(r *Result) (float64, bool) {
+		if r.Server == nil || r.Received == 0 {
+			return 0, false
+		}
+		return 1e6 * r.Server.CPUPublishSecs / float64(r.Received), true
+	}}
 	cpu := metric{"server CPU, whole run (s)", "%.2f", server(func(s *ServerStats) float64 { return s.CPUSeconds })}
 	peak := metric{"server peak RSS (MB)", "%.1f", server(func(s *ServerStats) float64 { return s.PeakRSSMB })}
 	perConn := metric{"server RSS per connection (KB)", "%.1f", server(func(s *ServerStats) float64 { return s.RSSPerConnKB })}
@@ -64,7 +70,7 @@ func metricsFor(s Scenario) []metric {
 
 	switch s {
 	case ScenarioFanout, ScenarioRooms:
-		return append(latency, loss, rate, cpuPub, perWrite, peak, perConn, connect)
+		return append(latency, loss, rate, cpuPub, cpuPerDelivery, perWrite, peak, perConn, connect)
 	case ScenarioBurst:
 		return []metric{rate,
 			{"publishes accepted/s", "%.0f", always(func(r *Result) float64 { return r.PublishRate })},
@@ -74,7 +80,7 @@ func metricsFor(s Scenario) []metric {
 				}
 				return float64(r.Received) / r.DeliveriesPerSec
 			})},
-			latency[0], latency[2], latency[4], loss, cpuPub, perWrite, peak}
+			latency[0], latency[2], latency[4], loss, cpuPub, cpuPerDelivery, perWrite, peak}
 	case ScenarioStorm:
 		return []metric{
 			{"connections/s", "%.0f", always(func(r *Result) float64 { return r.ConnsPerSecond })},
@@ -82,6 +88,9 @@ func metricsFor(s Scenario) []metric {
 			{"connect+join p50 (ms)", "%.1f", always(func(r *Result) float64 { return r.ConnectLatency.P50 })},
 			{"connect+join p99 (ms)", "%.1f", always(func(r *Result) float64 { return r.ConnectLatency.P99 })},
 			{"connections failed", "%.0f", always(func(r *Result) float64 { return float64(r.ConnectFailed) })},
+			{"clients upgraded to WebSocket", "%.0f", func(r *Result) (float64, bool) {
+				return float64(r.Upgraded), r.Transport == TransportDefault
+			}},
 			cpu, peak}
 	case ScenarioIdle:
 		return []metric{perConn,

@@ -10,8 +10,13 @@ type Result struct {
 	// servers (or a -publish-target); single-server results omit both.
 	Targets       []string `json:"targets,omitempty"`
 	PublishTarget string   `json:"publish_target,omitempty"`
-	Peer          string   `json:"peer,omitempty"`  // compare: which server
-	Round         int      `json:"round,omitempty"` // compare: 1-based round
+	// Transport is how the subscribers connected (websocket, polling,
+	// default); PollTargets where their polling requests went when not to
+	// their targets.
+	Transport   Transport `json:"transport,omitempty"`
+	PollTargets []string  `json:"poll_targets,omitempty"`
+	Peer        string    `json:"peer,omitempty"`  // compare: which server
+	Round       int       `json:"round,omitempty"` // compare: 1-based round
 
 	Clients      int     `json:"clients"`
 	Rooms        int     `json:"rooms"`
@@ -26,6 +31,9 @@ type Result struct {
 	ConnectSeconds float64        `json:"connect_seconds"`
 	ConnsPerSecond float64        `json:"conns_per_second"`
 	ConnectLatency LatencySummary `json:"connect_latency"`
+	// Upgraded counts the clients on a WebSocket after connecting with the
+	// default transport (the others' upgrade probe was refused: they poll).
+	Upgraded int `json:"upgraded,omitempty"`
 
 	// Publishing: requests answered 200, failed, and the achieved rate.
 	Published      int            `json:"published"`
@@ -58,7 +66,10 @@ type Result struct {
 	ConvergeProbes  int     `json:"converge_probes,omitempty"`
 
 	Server *ServerStats `json:"server,omitempty"`
-	Chaos  *ChaosStats  `json:"chaos,omitempty"`
+	// Relayed is what the gateways' polling_relayed_seconds counted
+	// (cluster comparison on polling only).
+	Relayed *RelayedStats `json:"relayed,omitempty"`
+	Chaos   *ChaosStats   `json:"chaos,omitempty"`
 
 	DurationSeconds float64  `json:"duration_seconds"`
 	Errors          []string `json:"errors,omitempty"`

@@ -35,7 +35,7 @@ func Run(ctx context.Context, cfg Config, progressW io.Writer) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFileLimit(cfg.Clients, limit); err != nil {
+	if err := checkFileLimit(cfg.Clients*cfg.Transport.socketsPerClient(), limit); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -67,6 +67,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	res := &Result{
 		Scenario: cfg.Scenario, Target: cfg.Target, Clients: cfg.Clients, Rooms: cfg.Rooms,
 		Messages: cfg.Messages, Rate: cfg.Rate, PayloadBytes: cfg.PayloadBytes,
+		Transport: cfg.Transport, PollTargets: cfg.PollTargets(),
 	}
 	if targets := cfg.Targets(); len(targets) > 1 || cfg.PublishTarget != "" {
 		res.Targets, res.PublishTarget = targets, cfg.PublishURL()
@@ -182,6 +183,9 @@ func (r *runner) connect(ctx context.Context, res *Result) {
 	for _, m := range r.fleet.members {
 		if m.joined.Load() {
 			lat = append(lat, m.connectNs)
+			if m.upgraded {
+				res.Upgraded++
+			}
 		}
 	}
 	res.Connected = len(lat)

@@ -65,7 +65,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 		if len(peers) == 0 {
 			continue
 		}
-		cfg := DefaultConfig(s, c.Config.Quick)
+		cfg := c.Config.Workload(s)
 		fmt.Fprintf(&b, "### %s — %s\n\n", s, workloadText(cfg))
 		c.writeTable(&b, s, peers)
 		c.writeRounds(&b, s, peers)
@@ -165,7 +165,7 @@ func (c *Comparison) Panels() []Panel {
 		if !s.publishes() {
 			continue
 		}
-		p := Panel{Title: fmt.Sprintf("%s — %s", s, workloadText(DefaultConfig(s, c.Config.Quick)))}
+		p := Panel{Title: fmt.Sprintf("%s — %s", s, workloadText(c.Config.Workload(s)))}
 		for _, k := range c.peersOf(s) {
 			var cdfs [][]float64
 			for _, ms := range c.Measurements {
@@ -230,8 +230,28 @@ func (c *Comparison) WriteFiles() ([]string, error) {
 	return out.written, nil
 }
 
-// workloadText describes a scenario's sizes in one phrase.
+// workloadText describes a scenario's sizes (and transport, when not a
+// plain WebSocket) in one phrase.
 func workloadText(c Config) string {
+	return workloadSizes(c) + transportText(c)
+}
+
+// transportText names a run's transport for workloadText.
+func transportText(c Config) string {
+	var t string
+	switch c.Transport {
+	case TransportPolling:
+		t = ", HTTP long-polling"
+	case TransportDefault:
+		t = ", socket.io-client's default transports (polling handshake and CONNECT, then the upgrade to WebSocket)"
+	}
+	if c.PollTarget != "" {
+		t += ", polling requests sent to " + c.PollTarget
+	}
+	return t
+}
+
+func workloadSizes(c Config) string {
 	switch c.Scenario {
 	case ScenarioStorm:
 		return fmt.Sprintf("%d clients connect, authenticate and join (%d in flight)", c.Clients, c.Concurrency)

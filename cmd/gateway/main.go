@@ -293,6 +293,20 @@ Development publish key (PUBLISH_API_KEY is not set): %s
 // faultAdapter adapts actors.System to transport.FaultInjector.
 type faultAdapter struct{ s *actors.System }
 
+// Kinds lists supervision's injectable kinds of actor.
+func (faultAdapter) Kinds() []string { return names(supervision.Injectable) }
+
+// Faults lists supervision's faults.
+func (faultAdapter) Faults() []string { return names(supervision.Faults) }
+
+func names[T ~string](v []T) []string {
+	out := make([]string, len(v))
+	for i, s := range v {
+		out[i] = string(s)
+	}
+	return out
+}
+
 func (f faultAdapter) InjectFault(ctx context.Context, kind, target, fault string, d time.Duration) (int, error) {
 	return f.s.InjectFault(ctx, supervision.Kind(kind), target, supervision.Fault(fault), d)
 }

@@ -2,6 +2,7 @@
 # in the gateway's module and in bench/, the load tool's own module; each
 # fuzz target briefly; the alert rules; then the end-to-end suite against the
 # real binary with socket.io-client v4).
+# make lint: staticcheck (pinned, fetched by go run) over both modules.
 # make fuzz: every Go fuzz target for FUZZTIME (default 5s) each (.ci/fuzz).
 # make rules: promtool checks deploy/prometheus/alerts.yml and runs its unit
 #            tests (alerts_test.yml).
@@ -12,16 +13,23 @@
 #            make rules), chromium (the console's browser test) and
 #            python3-socketio + python3-aiohttp (the python-socketio test).
 
-.PHONY: test fuzz e2e rules deps
+.PHONY: test lint fuzz e2e rules deps
+
+STATICCHECK := go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 test: deps
 	go vet ./...
+	$(MAKE) lint
 	go test -race -count=1 ./...
 	cd bench && go vet ./...
 	cd bench && go test -race -count=1 ./...
 	$(MAKE) fuzz
 	$(MAKE) rules
 	$(MAKE) e2e
+
+lint:
+	$(STATICCHECK) ./...
+	cd bench && $(STATICCHECK) ./...
 
 fuzz:
 	.ci/fuzz

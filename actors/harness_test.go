@@ -287,29 +287,6 @@ func (c *client) writeText(s string) {
 	_ = c.ws.WriteMessage(websocket.TextMessage, []byte(s))
 }
 
-// writeTogether sends texts as masked text frames in one TCP write, so the
-// gateway reads them in one read(2) and buffers all but the first.
-func (c *client) writeTogether(texts ...string) {
-	c.t.Helper()
-	var buf []byte
-	for _, s := range texts {
-		if len(s) > 125 {
-			c.t.Fatalf("writeTogether frames are short (%d bytes)", len(s))
-		}
-		mask := [4]byte{0x1f, 0x2e, 0x3d, 0x4c}
-		buf = append(buf, 0x81, 0x80|byte(len(s)))
-		buf = append(buf, mask[:]...)
-		for i := 0; i < len(s); i++ {
-			buf = append(buf, s[i]^mask[i%4])
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, err := c.ws.NetConn().Write(buf); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
 // next returns the next packet, failing the test if none comes in time.
 func (c *client) next() socketio.Packet {
 	c.t.Helper()

@@ -73,7 +73,9 @@ func (f *fakeClient) next(t *testing.T) socketio.Packet {
 }
 
 // unitSystem is an actor system with no transport: clients are fakes.
-func unitSystem(t *testing.T, cfg actors.Config) *actors.System {
+func unitSystem(t *testing.T, cfg actors.Config) *actors.System { return unitSystemTB(t, cfg) }
+
+func unitSystemTB(t testing.TB, cfg actors.Config) *actors.System {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	reg := prometheus.NewRegistry()

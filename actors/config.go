@@ -6,7 +6,7 @@ import (
 	"github.com/hyvve/gateway/transport"
 )
 
-// Defaults of Config, from CONTRACT.md §5.
+// Defaults of Config, as docs/PROTOCOL.md "Limits" lists them.
 const (
 	DefaultMaxConnectionsPerIP  = 10
 	DefaultMaxMessagesPerMinute = 60

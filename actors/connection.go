@@ -417,8 +417,9 @@ func (a *connectionActor) revokeRooms(ctx actor.Context) {
 	}
 }
 
-// refuseRefresh answers a refused token_refresh as the contract says: the
-// error event INVALID_TOKEN, then the connection is closed.
+// refuseRefresh answers a refused token_refresh as docs/PROTOCOL.md
+// "Client events" says: the error event INVALID_TOKEN, then the connection
+// is closed.
 func (a *connectionActor) refuseRefresh(ctx actor.Context, err error) {
 	a.securityEvent(security.EventAuthInvalid, security.Redact(err.Error()), "")
 	a.emit("error", messages.NewError(messages.CodeInvalidToken).EventBody())

@@ -6,7 +6,7 @@ import "encoding/json"
 // ack {"error": CODE} or in an `error` event {"code": CODE}.
 type Code string
 
-// Contract error codes (CONTRACT.md §2–§5, §7).
+// Wire error codes (docs/PROTOCOL.md "Error codes").
 const (
 	CodeAuthRequired        Code = "AUTH_REQUIRED"
 	CodeInvalidToken        Code = "INVALID_TOKEN"
@@ -26,7 +26,7 @@ const (
 	CodeServerBusy          Code = "SERVER_BUSY" // the actor tree did not take the client in time
 )
 
-// Error is a wire error: a contract code, and for VALIDATION_FAILED the details
+// Error is a wire error: one of the codes above, and for VALIDATION_FAILED the details
 // a client needs to fix its input. It wraps the cause for logs, never for the wire.
 type Error struct {
 	Code    Code

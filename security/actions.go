@@ -18,7 +18,7 @@ const (
 	MaxPayloadChars = 10000
 )
 
-// Field names of the client event payloads (CONTRACT §3).
+// Field names of the client event payloads (docs/PROTOCOL.md "Client events").
 const (
 	fieldRoom    = "room"
 	fieldAction  = "action"

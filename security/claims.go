@@ -12,7 +12,7 @@ import (
 // DefaultRole is the role of a token that carries no "role" claim.
 const DefaultRole = RoleMember
 
-// Claim names of a gateway token (CONTRACT §2).
+// Claim names of a gateway token (docs/PROTOCOL.md "Tokens").
 const (
 	claimSubject     = "sub"
 	claimWorkspaceID = "workspaceId"

@@ -17,7 +17,7 @@
 //     is a *messages.Error INVALID_TOKEN (AUTH_REQUIRED for no token) whose
 //     cause stays in the logs; IsExpired tells an expired token apart.
 //   - Where may they go? (rooms.go) ParseRoom accepts only the three room
-//     shapes of the contract, bounded in bytes, and CanJoin admits a user to
+//     shapes of docs/PROTOCOL.md, bounded in bytes, and CanJoin admits a user to
 //     their own workspaces' rooms and their own user room only, so no room
 //     is open to everyone and no name can be smuggled past the parser.
 //   - What did they send? (actions.go, jsonobject.go) The Decode functions

@@ -11,11 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Event is the kind of a security event (CONTRACT §7), the "event" field of
-// its log line and the label of ws_security_events_total.
+// Event is the kind of a security event (docs/PROTOCOL.md "Security
+// events"), the "event" field of its log line and the label of
+// ws_security_events_total.
 type Event string
 
-// The security events of the contract.
+// The security events docs/PROTOCOL.md lists.
 const (
 	// EventAuthMissing: a CONNECT without a token.
 	EventAuthMissing Event = "auth_missing"
@@ -41,7 +42,7 @@ const (
 	EventMalformedPacket Event = "malformed_packet"
 )
 
-// Events returns every contract event, in a fixed order.
+// Events returns every event listed above, in a fixed order.
 func Events() []Event {
 	return []Event{
 		EventAuthMissing, EventAuthInvalid, EventOriginRejected, EventTooManyConnections,
@@ -58,7 +59,7 @@ var knownEvents = func() map[Event]bool {
 	return m
 }()
 
-// eventOther is the counter label of an Event outside the contract, so label
+// eventOther is the counter label of an Event outside that list, so label
 // cardinality stays bounded whatever a caller passes.
 const eventOther = "other"
 

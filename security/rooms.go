@@ -11,7 +11,7 @@ import (
 // MaxRoomNameBytes is the longest room name, in bytes (not characters).
 const MaxRoomNameBytes = 200
 
-// Room name parts (CONTRACT §3).
+// Room name parts (docs/PROTOCOL.md "Rooms").
 const (
 	roomUserPrefix      = "user:"
 	roomWorkspacePrefix = "workspace:"

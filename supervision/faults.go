@@ -17,8 +17,8 @@ const (
 )
 
 // Injectable lists the kinds of actor a fault can be injected into (by name
-// or sid, CONTRACT §7), and Faults the faults: the one vocabulary the
-// endpoint checks requests against.
+// or sid, docs/PROTOCOL.md "Fault injection"), and Faults the faults: the
+// one vocabulary the endpoint checks requests against.
 var (
 	Injectable = []Kind{KindConnection, KindRoom, KindRateLimiter, KindIPLimiter, KindWorkspace}
 	Faults     = []Fault{FaultPanic, FaultStall}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Defaults of Config, from CONTRACT.md §5.
+// Defaults of Config, as docs/PROTOCOL.md "Limits" lists them.
 const (
 	DefaultPingInterval       = 25 * time.Second
 	DefaultPingTimeout        = 20 * time.Second

@@ -5,6 +5,8 @@
 // nodes. It hands each authenticated client to a Gateway as a
 // messages.Client and knows nothing of actors.
 //
+// The wire protocol it serves is described in docs/PROTOCOL.md.
+//
 // # Files
 //
 //   - socket.go: the Socket.IO side of one session, whatever carries it:

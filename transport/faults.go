@@ -37,8 +37,9 @@ type faultRequest struct {
 	DurationMS *int64 `json:"duration_ms"`
 }
 
-// FaultsHandler serves POST /debug/faults (CONTRACT.md §7). The caller mounts
-// it only when fault injection is enabled with an admin key.
+// FaultsHandler serves POST /debug/faults (docs/PROTOCOL.md "Fault
+// injection"). The caller mounts it only when fault injection is enabled
+// with an admin key.
 func FaultsHandler(adminKey string, inj FaultInjector, maxBody int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := bearerToken(r.Header.Get("Authorization"))

@@ -13,7 +13,8 @@ import (
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
-// pollSession is one Engine.IO session on HTTP long-polling (CONTRACT §8).
+// pollSession is one Engine.IO session on HTTP long-polling
+// (docs/PROTOCOL.md "Long-polling").
 // Its "write pump" is the pending GET: the outbound queue wakes it, and it
 // answers everything queued in one response. POSTs carry the client's
 // packets to the socket, one POST at a time. The session may upgrade to a

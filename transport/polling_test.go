@@ -1,7 +1,7 @@
 package transport
 
-// The polling session's state machine (CONTRACT §8) over real HTTP on
-// 127.0.0.1, against a fake gateway (no actors) and the real HS256 verifier
+// The polling session's state machine (docs/PROTOCOL.md "Long-polling")
+// over real HTTP on 127.0.0.1, against a fake gateway (no actors) and the real HS256 verifier
 // with real tokens. Every wait is on an event, bounded by waitFor.
 
 import (

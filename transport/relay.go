@@ -11,11 +11,11 @@ import (
 )
 
 // Relay passes polling requests between the nodes of a cluster, so that no
-// load balancer needs sticky sessions (CONTRACT §8): a polling session's
-// Engine.IO sid ends with the tag of the node that holds it, and a request
-// that reaches another node is relayed there and answered from there; the
-// long poll's wait happens on the holder. cluster.Node implements it; nil
-// is a single node.
+// load balancer needs sticky sessions (docs/PROTOCOL.md "Clusters: no
+// sticky sessions"): a polling session's Engine.IO sid ends with the tag of
+// the node that holds it, and a request that reaches another node is
+// relayed there and answered from there; the long poll's wait happens on
+// the holder. cluster.Node implements it; nil is a single node.
 type Relay interface {
 	// RelayTag is this node's tag.
 	RelayTag() string

@@ -111,7 +111,7 @@ var settings = []setting{
 	{"MAX_OPEN_CONNECTIONS", "0", "TCP connections open at once (closed at accept past it, /healthz and /metrics keep 16 more); 0: the file limit minus 64", false, integer(func(c *Config) *int { return &c.MaxOpenConnections })},
 }
 
-// dur writes a default duration as the contract and README show it: 5m
+// dur writes a default duration as docs/PROTOCOL.md and the README show it: 5m
 // and 60s, not 5m0s and 1m0s.
 func dur(d time.Duration) string {
 	switch {

@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §8, clustered: no sticky sessions. Three gateways share rooms over
+// docs/PROTOCOL.md "Clusters: no sticky sessions". Three gateways share rooms over
 // routed embedded NATS; a round-robin proxy in front of two of them sends
 // each HTTP request (and each WebSocket upgrade) to the next node in turn,
 // as a load balancer without session affinity does. socket.io-client with

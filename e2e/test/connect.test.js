@@ -1,5 +1,6 @@
 'use strict';
-// CONTRACT §1, §2, §5: connecting, authentication at CONNECT, per-IP limit, origins.
+// docs/PROTOCOL.md "Handshake", "Limits", "Request errors, Origin, CORS": connecting,
+// authentication at CONNECT, per-IP limit, origins.
 
 const assert = require('node:assert/strict');
 const http = require('node:http');
@@ -114,7 +115,7 @@ test('a foreign Origin is refused at the upgrade; an allowed one connects', asyn
   const err = await gw.connectError(token, { extraHeaders: { Origin: 'https://evil.example.net' } });
   // socket.io-client reports a refused upgrade as a transport error.
   assert.equal(err.message, 'websocket error');
-  // The raw upgrade answer is HTTP 403 (CONTRACT §5).
+  // The raw upgrade answer is HTTP 403 (docs/PROTOCOL.md "Request errors, Origin, CORS").
   assert.equal(await upgradeStatus(gw, { Origin: 'https://evil.example.net' }), 403);
   assert.equal(await upgradeStatus(gw, { Origin: 'https://app.example.com' }), 101);
   assert.equal(await upgradeStatus(gw, {}), 101, 'no Origin header is allowed');

@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §3 dashboard_action: role policy, validation, broadcast to the other dashboard members.
+// docs/PROTOCOL.md "dashboard_action: RBAC and the webhook": role policy, validation, broadcast to the other dashboard members.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §7: with no JWT key the gateway runs in development mode with a printed token.
+// docs/PROTOCOL.md "Tokens" (and the README): with no JWT key the gateway runs in development mode with a printed token.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');

@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §7 fault injection: POST /debug/faults, and what each failure may cost.
+// docs/PROTOCOL.md "Fault injection": POST /debug/faults, and what each failure may cost.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

@@ -10,7 +10,7 @@
 //     SIGKILL any child still alive, so no process outlives the test file;
 //   - at teardown every gateway is checked to have exited 0 on SIGTERM and
 //     never to have logged a token, the JWT secret or an API key
-//     (CONTRACT §7).
+//     (docs/PROTOCOL.md "Security events").
 
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
@@ -537,7 +537,7 @@ class Gateway {
     this.assertNoSecretsLogged();
   }
 
-  /** CONTRACT §7: no log line holds a token or a secret (the dev token and dev publish key aside). */
+  /** docs/PROTOCOL.md "Security events": no log line holds a token or a secret (the dev token and dev publish key aside). */
   assertNoSecretsLogged() {
     const out = this.stderr.text + this.stdout.text;
     // The development publish key, like the dev token, is printed on purpose.

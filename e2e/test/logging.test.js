@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §7: no log line, of any kind, ever holds a token or a secret --
+// docs/PROTOCOL.md "Security events": no log line, of any kind, ever holds a token or a secret --
 // even when a client puts tokens where the gateway logs what it refuses.
 // (Every test's teardown also checks the tokens it used; this one goes looking.)
 

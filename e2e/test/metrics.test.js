@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §5/§6: GET /metrics, /healthz, ROOM_IDLE_TIMEOUT.
+// docs/PROTOCOL.md "Health and metrics", "Limits": GET /metrics, /healthz, ROOM_IDLE_TIMEOUT.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §1 and §8: HTTP long-polling and the upgrade to WebSocket, with the
+// docs/PROTOCOL.md "Long-polling", "The upgrade": HTTP long-polling and the upgrade to WebSocket, with the
 // real socket.io-client (default options, polling only) and raw HTTP.
 
 const assert = require('node:assert/strict');
@@ -178,7 +178,7 @@ test('the upgrade under a steady numbered publish stream: every number once, in 
   assert.ok(run.delivered[0] < run.upgradedAt - 1, 'numbers were flowing over polling when the upgrade happened');
 });
 
-test('Engine.IO errors of CONTRACT §8 as HTTP 400 JSON', async (t) => {
+test('Engine.IO errors (docs/PROTOCOL.md "Request errors, Origin, CORS") as HTTP 400 JSON', async (t) => {
   const gw = await startGateway(t, { MAX_MESSAGE_BYTES: '2000' });
   const cases = [
     ['GET', '/socket.io/?EIO=4&transport=flashsocket', 0, 'Transport unknown'],

@@ -1,6 +1,7 @@
 'use strict';
-// CONTRACT §1 and §5 on the wire: OPEN, CONNECT answers, CONNECT_ERROR grace,
-// MAX_MESSAGE_BYTES (1009), binary and malformed packets closing only that client.
+// docs/PROTOCOL.md "Handshake", "Malformed input", "Limits" on the wire: OPEN,
+// CONNECT answers, CONNECT_ERROR grace, MAX_MESSAGE_BYTES (1009), binary and
+// malformed packets closing only that client.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

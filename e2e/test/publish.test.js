@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §6 POST /v1/publish and §3 user rooms.
+// docs/PROTOCOL.md "Publish" (POST /v1/publish) and "Rooms" (user rooms).
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

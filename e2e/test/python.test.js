@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §1/§8: python-socketio's AsyncClient with its default transports
+// docs/PROTOCOL.md "Transports": python-socketio's AsyncClient with its default transports
 // (long-polling, then the upgrade) connects, joins with an ack, receives a
 // publish and disconnects. Needs python3 with socketio and aiohttp (Debian's
 // python3-socketio and python3-aiohttp; `make e2e` and .ci/run install them).

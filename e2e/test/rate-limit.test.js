@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §3/§5: MAX_MESSAGES_PER_MINUTE per connection; past it RATE_LIMITED, not processed.
+// docs/PROTOCOL.md "Client events", "Limits": MAX_MESSAGES_PER_MINUTE per connection; past it RATE_LIMITED, not processed.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

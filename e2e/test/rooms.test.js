@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §3: join_room / leave_room, room access rules, error delivery, unknown events.
+// docs/PROTOCOL.md "Client events", "Rooms": join_room / leave_room, room access rules, error delivery, unknown events.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §6/§7: SIGTERM drain, /healthz, /readyz.
+// docs/PROTOCOL.md "Close codes" (shutdown), "Health and metrics": SIGTERM drain, /healthz, /readyz.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

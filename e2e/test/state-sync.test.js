@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §3 state_sync: relayed to the user's other connections, never back to the sender.
+// docs/PROTOCOL.md "Client events" (state_sync): relayed to the user's other connections, never back to the sender.
 
 const assert = require('node:assert/strict');
 const { test } = require('node:test');

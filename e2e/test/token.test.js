@@ -1,5 +1,6 @@
 'use strict';
-// CONTRACT §3 token_refresh, §4 token_expiring / TOKEN_EXPIRED, §7 `gateway token`.
+// docs/PROTOCOL.md "Client events" (token_refresh), "Server events" (token_expiring /
+// TOKEN_EXPIRED); the README for `gateway token`.
 
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');

@@ -19,7 +19,7 @@ import (
 )
 
 // socketIOPath is the Engine.IO v4 WebSocket endpoint every peer serves;
-// pollingPath its long-polling endpoint (CONTRACT §8).
+// pollingPath its long-polling endpoint (docs/PROTOCOL.md "Long-polling").
 const (
 	socketIOPath = "/socket.io/?EIO=4&transport=websocket"
 	pollingPath  = "/socket.io/?EIO=4&transport=polling"

@@ -88,7 +88,7 @@ func (s *socket) Enqueue(frame []byte) bool { return s.out.Enqueue(frame) }
 
 // Accepted sends the CONNECT answer with the session id: the client is in.
 func (s *socket) Accepted() {
-	s.out.Enqueue(socketio.AppendConnect(nil, s.sid))
+	s.out.Enqueue(socketio.AppendConnect(nil, s.sid, ""))
 }
 
 // Refuse answers the CONNECT with a CONNECT_ERROR carrying code, then leaves

@@ -45,6 +45,8 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 		g.workspaces.terminated(ctx, m.Who)
 	case *spawnConnection:
 		g.workspaces.route(ctx, m.Claims.WorkspaceID, m, true)
+	case *detachSession:
+		g.workspaces.route(ctx, m.rec.workspaceID, m, true)
 	case *admitConnection:
 		ctx.Send(g.ips, m)
 	case *messages.JoinRoom:

@@ -12,6 +12,7 @@ type metrics struct {
 	deliveries        prometheus.Counter
 	publishes         prometheus.Counter
 	clientEvents      *prometheus.CounterVec
+	recoveries        *prometheus.CounterVec
 }
 
 // knownEvents bounds the event label of ws_client_events_total.
@@ -39,8 +40,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		clientEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ws_client_events_total", Help: "Client events by event name (other for unknown names) and outcome.",
 		}, []string{"event", "outcome"}),
+		recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ws_recoveries_total", Help: "Connection state recovery attempts (a CONNECT with a pid) by result.",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents)
+	for _, r := range recoveryResults {
+		m.recoveries.WithLabelValues(r)
+	}
+	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents, m.recoveries)
 	return m
 }
 

@@ -52,6 +52,8 @@ type System struct {
 	sys      *actor.ActorSystem
 	gateway  *actor.PID
 	observer *supervision.Observer
+	// sweeping ends the recovery history's sweeper; swept closes when it has.
+	sweeping, swept chan struct{}
 }
 
 var _ transport.Gateway = (*System)(nil)
@@ -75,6 +77,9 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 	if d.policy == nil {
 		d.policy = security.DefaultPolicy()
 	}
+	if d.cfg.recovery() {
+		d.history = newHistory(d.cfg.RecoveryMaxMessages, d.cfg.RecoveryWindow)
+	}
 	protoLog := slog.New(minLevel{dp.Logger.Handler(), slog.LevelWarn}).With("lib", "protoactor")
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return protoLog }))
 	d.root = sys.Root
@@ -90,18 +95,45 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 	case <-time.After(askTimeout):
 		return nil, ErrTimeout
 	}
+	if d.history != nil {
+		s.sweeping, s.swept = make(chan struct{}), make(chan struct{})
+		go s.sweep(sweepInterval(d.cfg.RecoveryWindow))
+	}
 	return s, nil
 }
 
+// sweep drops expired history every interval until Shutdown.
+func (s *System) sweep(every time.Duration) {
+	defer close(s.swept)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.d.history.sweep()
+		case <-s.sweeping:
+			return
+		}
+	}
+}
+
+// sweepInterval is how often the history is swept: expired entries are
+// also dropped as rooms broadcast and recoveries check, so the sweep only
+// bounds the memory of rooms gone quiet.
+func sweepInterval(window time.Duration) time.Duration {
+	return min(max(window/4, 10*time.Millisecond), 30*time.Second)
+}
+
 // Accept spawns the actor of an authenticated client under its workspace.
-// The actor answers the CONNECT once its ip limiter has decided.
-func (s *System) Accept(c messages.Client, claims *security.Claims) transport.Session {
+// The actor answers the CONNECT once its ip limiter has decided, and once
+// the session resume asks for is recovered (or not: a fresh one).
+func (s *System) Accept(c messages.Client, claims *security.Claims, resume messages.Resume) transport.Session {
 	if s.d.shuttingDown.Load() {
 		c.Refuse(messages.CodeServerShuttingDown)
 		return nil
 	}
 	reply := make(chan *actor.PID, 1)
-	s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Reply: reply})
+	s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Resume: resume, Reply: reply})
 	select {
 	case pid := <-reply:
 		if pid == nil { // the workspace failed on this very message
@@ -187,6 +219,10 @@ func (s *System) Shutdown() {
 		return
 	}
 	_ = s.d.root.StopFuture(s.gateway).Wait()
+	if s.sweeping != nil {
+		close(s.sweeping)
+		<-s.swept
+	}
 	s.observer.Stop()
 	s.sys.Shutdown()
 }

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"strconv"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hyvve/gateway/messages"
@@ -13,12 +15,14 @@ import (
 type spawnConnection struct {
 	Conn   messages.Client
 	Claims *security.Claims
+	Resume messages.Resume
 	Reply  chan<- *actor.PID
 }
 
 // workspaceState outlives a resumed workspace instance.
 type workspaceState struct {
 	childTally
+	sessions uint64 // detached sessions spawned, for their names
 }
 
 // workspaceActor supervises one workspace's connections and rooms. It is
@@ -53,7 +57,11 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 		w.rooms.terminated(ctx, m.Who) // a room, or else a connection: either way, maybe idle now
 		w.reportIdle(ctx)
 	case *spawnConnection:
-		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims), supervision.PrefixConnection+m.Conn.SID())
+		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims, m.Resume), supervision.PrefixConnection+m.Conn.SID())
+	case *detachSession:
+		// A sibling of the connections, so the workspace lives while it does.
+		w.sessions++
+		spawnNamed(ctx, newSessionProps(w.d, m.rec), supervision.PrefixSession+strconv.FormatUint(w.sessions, 10))
 	case *messages.JoinRoom:
 		w.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:

@@ -13,6 +13,7 @@ type metrics struct {
 	publishes         prometheus.Counter
 	clientEvents      *prometheus.CounterVec
 	recoveries        *prometheus.CounterVec
+	sessionsKept      prometheus.Gauge
 }
 
 // knownEvents bounds the event label of ws_client_events_total.
@@ -44,10 +45,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "ws_recoveries_total", Help: "Connection state recovery attempts (a CONNECT with a pid) by result.",
 		}, []string{"result"}),
 	}
+	m.sessionsKept = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ws_sessions_kept", Help: "Detached sessions kept for recovery (RECOVERY_WINDOW).",
+	})
 	for _, r := range recoveryResults {
 		m.recoveries.WithLabelValues(r)
 	}
-	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents, m.recoveries)
+	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents, m.recoveries, m.sessionsKept)
 	return m
 }
 

@@ -90,6 +90,7 @@ func newSessionProps(d *deps, rec *sessionRecord) *actor.Props {
 func (s *sessionActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		s.d.metrics.sessionsKept.Inc()
 		s.d.sessions.register(s.rec.pid, ctx.Self())
 		self, root := ctx.Self(), s.d.root
 		s.timer = time.AfterFunc(s.d.cfg.RecoveryWindow, func() { root.Send(self, &sessionExpiry{}) })
@@ -99,6 +100,7 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped:
 		s.d.sessions.unregister(s.rec.pid, ctx.Self(), s.expired)
+		s.d.metrics.sessionsKept.Dec()
 		s.d.history.release(s.rec.roomNames()...)
 	case *sessionExpiry:
 		if !s.taken {

@@ -131,3 +131,27 @@ func TestHistoryBroadcastSkipsMutedAndExcept(t *testing.T) {
 		t.Fatalf("the sender's replay %q: its own broadcast must not come back", replay)
 	}
 }
+
+func TestDrainPlanSpreadsLargeDrainsAndClosesFewAtOnce(t *testing.T) {
+	tests := []struct {
+		n      int
+		spread time.Duration
+		batch  int
+	}{
+		{0, 5 * time.Second, drainMinBatch},
+		{4, 5 * time.Second, drainMinBatch}, // a few clients: one batch
+		{10_000, 5 * time.Second, 40},       // 250 ticks of 40
+		{100_000, 5 * time.Second, 400},
+		{1000, 0, 1000}, // no time to spread: all at once
+		{1000, 10 * time.Millisecond, 1000},
+	}
+	for _, tt := range tests {
+		batch, tick := drainPlan(tt.n, tt.spread)
+		if batch != tt.batch || tick != drainTick {
+			t.Errorf("drainPlan(%d, %v) = %d per %v, want %d per %v", tt.n, tt.spread, batch, tick, tt.batch, drainTick)
+		}
+		if ticks := (tt.n + batch - 1) / batch; tt.n > 0 && time.Duration(ticks-1)*tick > max(tt.spread, 0) {
+			t.Errorf("drainPlan(%d, %v): %d ticks overrun the spread", tt.n, tt.spread, ticks)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyvve/gateway/actors"
 	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/transport/socketio"
 )
@@ -410,5 +411,29 @@ func TestRecoveryOffIsTheOldContract(t *testing.T) {
 	}
 	if h.metric("ws_sessions_kept") != 0 || h.recoveries("unknown") != 0 {
 		t.Fatal("sessions or recoveries counted with recovery off")
+	}
+}
+
+func TestDrainClosesEveryClientPacedWithoutDisconnect(t *testing.T) {
+	h := newHarness(t, func(o *options) { o.actors.MaxConnectionsPerIP = -1 })
+	var clients []*client
+	for i := 0; i < 40; i++ { // more than one batch
+		c := h.dial(token(t, "u"+strconv.Itoa(i), "w"))
+		c.call("join_room", map[string]any{"room": "workspace:w:dashboard"})
+		clients = append(clients, c)
+	}
+	h.srv.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	h.sys.Drain(ctx, 100*time.Millisecond)
+	for _, c := range clients {
+		c.expectClose(1001) // no DISCONNECT before it: the client reconnects by itself
+	}
+	h.eventually("connections 0", func() bool { return h.connections() == 0 })
+	if h.metric("ws_sessions_kept") != 0 {
+		t.Fatal("a node that shuts down keeps sessions it cannot serve")
+	}
+	if _, err := h.sys.Publish(t.Context(), "user:u0", "x", nil); err != actors.ErrShuttingDown {
+		t.Fatalf("publish while draining: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,6 +55,7 @@ type System struct {
 	observer *supervision.Observer
 	// sweeping ends the recovery history's sweeper; swept closes when it has.
 	sweeping, swept chan struct{}
+	stopped         atomic.Bool
 }
 
 var _ transport.Gateway = (*System)(nil)
@@ -211,13 +213,61 @@ func (s *System) Kick(sid string, reason messages.CloseReason) bool {
 	return ok
 }
 
-// Shutdown stops the whole tree: every connection sends its client a
-// DISCONNECT and a 1001 close. It returns when the tree has stopped (at most
+// Drain is the first step of a SIGTERM: it closes every connection for
+// server shutdown (a 1001 close, or a polling session's close packet, with
+// no DISCONNECT: CONTRACT §7), paced so the clients, which reconnect by
+// themselves, do not all come back at one instant. The closes go out in
+// batches every drainTick, spread evenly over spread; a batch is at least
+// drainMinBatch, so a few clients go at once. It returns when every close was
+// issued or ctx ends. New connections are refused from its start.
+func (s *System) Drain(ctx context.Context, spread time.Duration) {
+	s.d.shuttingDown.Store(true)
+	var conns []*actor.PID
+	s.d.conns.Range(func(_, v any) bool {
+		conns = append(conns, v.(*actor.PID))
+		return true
+	})
+	batch, tick := drainPlan(len(conns), spread)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for len(conns) > 0 {
+		n := min(batch, len(conns))
+		for _, pid := range conns[:n] {
+			s.d.root.Send(pid, &messages.Kick{Reason: messages.CloseServerShutdown})
+		}
+		conns = conns[n:]
+		if len(conns) == 0 {
+			return
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return // Shutdown closes the rest at once
+		}
+	}
+}
+
+// Pacing of Drain.
+const (
+	drainTick     = 20 * time.Millisecond
+	drainMinBatch = 16
+)
+
+// drainPlan returns how many connections Drain closes per tick, and the
+// tick, to close n connections within spread.
+func drainPlan(n int, spread time.Duration) (batch int, tick time.Duration) {
+	ticks := max(1, int(spread/drainTick))
+	return max(drainMinBatch, (n+ticks-1)/ticks), drainTick
+}
+
+// Shutdown stops the whole tree: every connection still open gets a 1001
+// close, with no DISCONNECT. It returns when the tree has stopped (at most
 // protoactor's 10s StopFuture limit).
 func (s *System) Shutdown() {
-	if s.d.shuttingDown.Swap(true) {
+	if s.stopped.Swap(true) {
 		return
 	}
+	s.d.shuttingDown.Store(true)
 	_ = s.d.root.StopFuture(s.gateway).Wait()
 	if s.sweeping != nil {
 		close(s.sweeping)

@@ -100,6 +100,24 @@ func (h *history) broadcast(room, event string, data json.RawMessage, exceptSID 
 	return n
 }
 
+// keepUnheard keeps a broadcast to a room that has no actor on this node
+// (no member here) when a kept session still holds the room's ring: the
+// room may have stopped idle while its member is away, and that member must
+// get the broadcast when it recovers. A room nobody holds keeps nothing.
+func (h *history) keepUnheard(room, event string, data json.RawMessage, exceptSID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[room]
+	if r == nil || r.refs <= 0 {
+		return
+	}
+	h.last++
+	now := h.now()
+	h.expireLocked(r, now)
+	r.push(entry{off: h.last, at: now, except: exceptSID,
+		frame: socketio.AppendEventWithOffset(make([]byte, 0, len(event)+len(data)+32), event, data, h.last)}, h.max)
+}
+
 // joined returns the last offset assigned, for a member a room just added:
 // every later broadcast of that room reaches it. The room holds the lock's
 // order by being the only one to fan out its own broadcasts.

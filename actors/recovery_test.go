@@ -437,3 +437,29 @@ func TestDrainClosesEveryClientPacedWithoutDisconnect(t *testing.T) {
 		t.Fatalf("publish while draining: %v", err)
 	}
 }
+
+// TestRecoveryOutlivesTheRoomsIdleStop: a room whose only member is away
+// stops after ROOM_IDLE_TIMEOUT; what is published to it meanwhile is still
+// kept for the member's recovery (never a silent gap).
+func TestRecoveryOutlivesTheRoomsIdleStop(t *testing.T) {
+	h := newHarness(t, func(o *options) { o.actors.RoomIdleTimeout = 10 * time.Millisecond })
+	const room = "workspace:w:approvals"
+	tok := token(t, "u1", "w")
+	c := h.dial(tok)
+	c.call("join_room", map[string]any{"room": room})
+	h.mustPublish(room, "n", 1)
+	b := c.expectBroadcast("n")
+	c.breakTransport()
+	h.kept(1)
+	h.eventually("rooms stopped", func() bool { return h.metric("ws_rooms_active") == 0 })
+	if n := h.mustPublish(room, "n", 2); n != 0 {
+		t.Fatalf("recipients %d", n)
+	}
+	again := h.resume(tok, c.pid, b.offset)
+	if again.sid != c.sid {
+		t.Fatal("not recovered")
+	}
+	if got := again.expectBroadcast("n"); string(got.data) != "2" {
+		t.Fatalf("replay %s", got.data)
+	}
+}

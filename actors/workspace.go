@@ -65,8 +65,8 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 	case *messages.JoinRoom:
 		w.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:
-		if !w.rooms.route(ctx, m.Room, m, false) && m.Reply != nil {
-			m.Reply <- 0
+		if !w.rooms.route(ctx, m.Room, m, false) {
+			noRoom(w.d, m)
 		}
 		w.reportIdle(ctx) // an earlier report may have been stale
 	case *messages.ChildIdle:
@@ -85,11 +85,12 @@ func (w *workspaceActor) reportIdle(ctx actor.Context) {
 // usersActor parents the user rooms, user:{sub}, one per user with a live
 // connection (and for ROOM_IDLE_TIMEOUT after). It lives as long as the gateway.
 type usersActor struct {
+	d     *deps
 	rooms *lazyChildren
 }
 
 func newUsersProps(d *deps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &usersActor{rooms: newRoomChildren(d)} },
+	return actor.PropsFromProducer(func() actor.Actor { return &usersActor{d: d, rooms: newRoomChildren(d)} },
 		actor.WithSupervisor(supervision.Strategy()),
 		actor.WithReceiverMiddleware(d.middleware(supervision.KindUsers, supervision.NameUsers)...))
 }
@@ -101,12 +102,23 @@ func (u *usersActor) Receive(ctx actor.Context) {
 	case *messages.JoinRoom:
 		u.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:
-		if !u.rooms.route(ctx, m.Room, m, false) && m.Reply != nil {
-			m.Reply <- 0
+		if !u.rooms.route(ctx, m.Room, m, false) {
+			noRoom(u.d, m)
 		}
 	case *messages.ChildIdle:
 		u.rooms.idle(ctx, m)
 	case *supervision.InjectFault:
 		u.rooms.forward(ctx, m.Target, m)
+	}
+}
+
+// noRoom answers a publish to a room that has no actor here: no recipients,
+// but kept for recovery when a kept session holds the room (history.keepUnheard).
+func noRoom(d *deps, m *messages.Publish) {
+	if d.history != nil {
+		d.history.keepUnheard(m.Room, m.Event, m.Data, m.ExceptSID)
+	}
+	if m.Reply != nil {
+		m.Reply <- 0
 	}
 }

@@ -85,9 +85,9 @@ func (a *connectionActor) onSessionTaken(ctx actor.Context, m *sessionTaken) {
 		r.gates[name] = &gatedOutbox{out: a.conn}
 		a.joinedAt[name] = joinedAt // the session's: its history reaches back there
 	}
-	user := security.UserRoom(a.claims.Subject)
-	if r.gates[user] == nil { // a session always holds its user room; be sure
-		r.gates[user] = &gatedOutbox{out: a.conn}
+	if len(r.gates) == 0 { // every room was revoked
+		a.finishRecovery(ctx)
+		return
 	}
 	r.waiting = len(r.gates)
 	for name, gate := range r.gates {
@@ -117,8 +117,7 @@ func (a *connectionActor) finishRecovery(ctx actor.Context) {
 		// keeps its user room only, from now on.
 		a.pid = newPID()
 		a.conn.Accepted(a.sid, a.pid)
-		r.gates[user].open = true
-		a.joinedAt[user] = h.last
+		a.openUserRoomLocked(ctx, r)
 	}
 	h.mu.Unlock()
 	ctx.Send(r.session, &sessionDone{}) // its history is held by the rooms now
@@ -161,10 +160,7 @@ func (a *connectionActor) recoveryFailed(ctx actor.Context, result string) {
 	a.d.history.mu.Lock()
 	a.pid = newPID()
 	a.conn.Accepted(a.sid, a.pid)
-	if g := r.gates[user]; g != nil {
-		g.open = true
-	}
-	a.joinedAt[user] = a.d.history.last
+	a.openUserRoomLocked(ctx, r)
 	a.d.history.mu.Unlock()
 	for name := range r.gates {
 		if _, joined := a.rooms[name]; !joined && name != user {
@@ -185,6 +181,20 @@ func (a *connectionActor) leftOnJoin(ctx actor.Context, m *messages.RoomJoined) 
 	a.leaveOnJoin = slices.Delete(a.leaveOnJoin, i, i+1)
 	ctx.Send(m.PID, &messages.LeaveRoom{Room: m.Room, Conn: ctx.Self(), AckID: socketio.NoAck})
 	return true
+}
+
+// openUserRoomLocked gives a recovery that fell back to a fresh session its
+// user room from now on: the muted rejoin's gate opened, or else (the old
+// session had left it) a plain join. Under history.mu.
+func (a *connectionActor) openUserRoomLocked(ctx actor.Context, r *recoveryState) {
+	user := security.UserRoom(a.claims.Subject)
+	if g := r.gates[user]; g != nil {
+		g.open = true
+		a.joinedAt[user] = a.d.history.last
+		return
+	}
+	delete(a.joinedAt, user)
+	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: user, Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck})
 }
 
 // leaveAllBut leaves every joined room but keep, and forgets the join

@@ -463,3 +463,29 @@ func TestRecoveryOutlivesTheRoomsIdleStop(t *testing.T) {
 		t.Fatalf("replay %s", got.data)
 	}
 }
+
+// TestRecoveryRestoresExactlyTheSessionsRooms: the rooms of the session,
+// no more: one it had left (even its user room) stays left.
+func TestRecoveryRestoresExactlyTheSessionsRooms(t *testing.T) {
+	h := newHarness(t)
+	const room = "workspace:w:dashboard"
+	tok := token(t, "u1", "w")
+	c := h.dial(tok)
+	c.call("join_room", map[string]any{"room": room})
+	c.call("leave_room", map[string]any{"room": "user:u1"})
+	c.breakTransport()
+	h.kept(1)
+	again := h.resume(tok, c.pid, "")
+	if again.sid != c.sid {
+		t.Fatal("not recovered")
+	}
+	if n := h.mustPublish("user:u1", "x", nil); n != 0 {
+		t.Fatalf("back in the user room it had left (%d recipients)", n)
+	}
+	if n := h.mustPublish(room, "y", nil); n != 1 {
+		t.Fatalf("not back in %s (%d recipients)", room, n)
+	}
+	if b := again.expectBroadcast("y"); b.event != "y" {
+		t.Fatal("unreachable")
+	}
+}

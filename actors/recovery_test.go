@@ -489,3 +489,27 @@ func TestRecoveryRestoresExactlyTheSessionsRooms(t *testing.T) {
 		t.Fatal("unreachable")
 	}
 }
+
+// TestRecoveredConnectionLogsUnderItsSessionsSID: the transport's security
+// events of a recovered connection name the sid its client knows.
+func TestRecoveredConnectionLogsUnderItsSessionsSID(t *testing.T) {
+	h := newHarness(t)
+	tok := token(t, "u1", "w")
+	c := h.dial(tok)
+	c.breakTransport()
+	h.kept(1)
+	again := h.resume(tok, c.pid, "")
+	if again.sid != c.sid {
+		t.Fatal("not recovered")
+	}
+	again.writeText("42[oops")
+	again.expectClose(1002)
+	h.eventually("the security event", func() bool {
+		return strings.Contains(h.logs.String(), `"event":"malformed_packet"`)
+	})
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if strings.Contains(line, `"event":"malformed_packet"`) && !strings.Contains(line, `"sid":"`+c.sid+`"`) {
+			t.Fatalf("security event under another sid than the client's %q: %s", c.sid, line)
+		}
+	}
+}

@@ -25,11 +25,14 @@ type socket struct {
 	// client is what the gateway holds: the Conn, or the polling session
 	// (which forwards to its WebSocket once upgraded).
 	client messages.Client
-	sid    string // Socket.IO sid, the client's socket.id
-	eioSID string // Engine.IO sid of the OPEN packet
-	ip     string
-	bearer string // the token of the opening request's Authorization header
-	out    *outbound
+	sid    string // Socket.IO sid, the client's socket.id (unless it recovered another session's)
+	// recoveredSID is the sid of the session the client recovered, when it
+	// did (Accepted with another sid): what its logs must name.
+	recoveredSID atomic.Pointer[string]
+	eioSID       string // Engine.IO sid of the OPEN packet
+	ip           string
+	bearer       string // the token of the opening request's Authorization header
+	out          *outbound
 
 	// session is set once the CONNECT is authenticated, by the one reader
 	// of the session at a time (handshake goroutine, read pump, or POST
@@ -90,7 +93,18 @@ func (s *socket) Enqueue(frame []byte) bool { return s.out.Enqueue(frame) }
 // own, or the one of the session the client recovered) and the private
 // session id pid, left out when empty: the client is in.
 func (s *socket) Accepted(sid, pid string) {
+	if sid != s.sid {
+		s.recoveredSID.Store(&sid)
+	}
 	s.out.Enqueue(socketio.AppendConnect(nil, sid, pid))
+}
+
+// logSID is the sid the client knows: its recovered session's, or its own.
+func (s *socket) logSID() string {
+	if p := s.recoveredSID.Load(); p != nil {
+		return *p
+	}
+	return s.sid
 }
 
 // Refuse answers the CONNECT with a CONNECT_ERROR carrying code, then leaves
@@ -283,5 +297,5 @@ func appendNamespaceError(dst []byte, ns string) []byte {
 }
 
 func (s *socket) securityEvent(ev security.Event, detail string) {
-	s.srv.events.Emit(ev, security.EventFields{IP: s.ip, SID: s.sid, Detail: detail})
+	s.srv.events.Emit(ev, security.EventFields{IP: s.ip, SID: s.logSID(), Detail: detail})
 }

@@ -76,11 +76,12 @@ type sessionExpiry struct{}
 // the window ends, so expiry is a lifecycle event; it is found by pid
 // through deps.sessions, written at its Started and Stopped.
 type sessionActor struct {
-	d       *deps
-	rec     *sessionRecord
-	timer   *time.Timer
-	taken   bool
-	expired bool
+	d        *deps
+	rec      *sessionRecord
+	deadline time.Time // the end of its window
+	timer    *time.Timer
+	taken    *actor.PID // the connection recovering it, until sessionDone
+	expired  bool
 }
 
 func newSessionProps(d *deps, rec *sessionRecord) *actor.Props {
@@ -92,8 +93,8 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		s.d.metrics.sessionsKept.Inc()
 		s.d.sessions.register(s.rec.pid, ctx.Self())
-		self, root := ctx.Self(), s.d.root
-		s.timer = time.AfterFunc(s.d.cfg.RecoveryWindow, func() { root.Send(self, &sessionExpiry{}) })
+		s.deadline = time.Now().Add(s.d.cfg.RecoveryWindow)
+		s.arm(ctx)
 	case *actor.Stopping:
 		if s.timer != nil {
 			s.timer.Stop()
@@ -103,30 +104,40 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		s.d.metrics.sessionsKept.Dec()
 		s.d.history.release(s.rec.roomNames()...)
 	case *sessionExpiry:
-		if !s.taken {
+		if s.taken == nil && !time.Now().Before(s.deadline) {
 			s.expired = true
 			ctx.Stop(ctx.Self())
 		}
 	case *takeSession:
 		switch {
-		case s.taken:
+		case s.taken != nil:
 			ctx.Send(m.conn, &sessionRefused{})
 		case m.sub != s.rec.sub || m.workspaceID != s.rec.workspaceID:
 			// A stolen pid: the session stays for its owner.
 			ctx.Send(m.conn, &sessionRefused{denied: true})
 		default:
-			s.taken = true
+			s.taken = m.conn
 			s.timer.Stop()
-			ctx.Watch(m.conn) // a recovery that dies half-way ends the session
+			ctx.Watch(m.conn) // a recovery that dies half-way gives the session back
 			ctx.Send(m.conn, &sessionTaken{rec: s.rec})
 		}
 	case *sessionDone:
 		ctx.Stop(ctx.Self())
 	case *actor.Terminated:
-		if s.taken {
-			ctx.Stop(ctx.Self())
+		// The recovering connection ended before it was done (its transport
+		// failed again): the session waits for its client again, for what
+		// is left of its window.
+		if s.taken != nil && m.Who.Id == s.taken.Id {
+			s.taken = nil
+			s.arm(ctx)
 		}
 	}
+}
+
+// arm sets the expiry timer for the rest of the window.
+func (s *sessionActor) arm(ctx actor.Context) {
+	self, root := ctx.Self(), s.d.root
+	s.timer = time.AfterFunc(time.Until(s.deadline), func() { root.Send(self, &sessionExpiry{}) })
 }
 
 // sessionRegistry finds kept sessions by pid, and remembers, by hash, the

@@ -254,7 +254,7 @@ func (a *connectionActor) onStopping() {
 
 func (a *connectionActor) onStopped(ctx actor.Context) {
 	a.d.conns.CompareAndDelete(a.sid, ctx.Self())
-	if a.state == connActive {
+	if a.state == connActive || a.state == connResuming { // counted at admission
 		a.d.metrics.connectionsActive.WithLabelValues(a.claims.WorkspaceID).Dec()
 	}
 }

@@ -126,7 +126,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		a.onStopped(ctx)
 	case *actor.Terminated:
-		if a.recovery != nil && a.recovery.rec == nil && m.Who.Id == a.recovery.session.Id {
+		if a.recovery != nil && a.recovery.rec == nil && m.Who.Id == a.recovery.session.Id && !a.stopping {
 			a.recoveryFailed(ctx, recoveryExpired) // the session stopped before it answered
 			return
 		}
@@ -144,9 +144,11 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *messages.ConnectionAdmitted:
 		a.onAdmitted(ctx)
 	case *sessionTaken:
-		a.onSessionTaken(ctx, m)
+		if !a.stopping { // a stopping connection still reads its mailbox: the session, watching it, is given back
+			a.onSessionTaken(ctx, m)
+		}
 	case *sessionRefused:
-		if a.recovery != nil && a.recovery.rec == nil {
+		if a.recovery != nil && a.recovery.rec == nil && !a.stopping {
 			ctx.Unwatch(a.recovery.session)
 			if m.denied {
 				a.recoveryFailed(ctx, recoveryDenied)
@@ -155,7 +157,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 			}
 		}
 	case *recoveryTimeout:
-		if a.recovery != nil {
+		if a.recovery != nil && !a.stopping {
 			a.recoveryFailed(ctx, recoveryUnknown)
 		}
 	case *messages.ConnectionRefused:
@@ -260,8 +262,8 @@ func (a *connectionActor) onStopped(ctx actor.Context) {
 }
 
 func (a *connectionActor) onAdmitted(ctx actor.Context) {
-	if a.state != connPending {
-		return
+	if a.state != connPending || a.stopping {
+		return // a stopping connection still reads its mailbox; its limiter frees the slot at Terminated
 	}
 	a.state = connActive
 	a.admitTimer.Stop()
@@ -392,7 +394,7 @@ func (a *connectionActor) onRoomJoined(ctx actor.Context, m *messages.RoomJoined
 		}
 	}
 	a.ack(m.AckID, joinedBody("joined", m.Room))
-	if r := a.recovery; r != nil && r.gates[m.Room] != nil {
+	if r := a.recovery; r != nil && r.gates[m.Room] != nil && !a.stopping {
 		if r.waiting--; r.waiting == 0 {
 			a.finishRecovery(ctx)
 		}

@@ -513,3 +513,31 @@ func TestRecoveredConnectionLogsUnderItsSessionsSID(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoveriesCutShortLeaveNoTrace: clients that send a recovering
+// CONNECT and drop at once end wherever their recovery was; the connection
+// gauge returns to zero and the session can still be recovered. (Each
+// client that got a fresh session meanwhile leaves a kept session too.)
+func TestRecoveriesCutShortLeaveNoTrace(t *testing.T) {
+	h := newHarness(t, func(o *options) { o.actors.MaxConnectionsPerIP = -1 })
+	tok := token(t, "u1", "w")
+	c := h.dial(tok)
+	c.call("join_room", map[string]any{"room": "workspace:w:dashboard"})
+	c.breakTransport()
+	h.kept(1)
+	connect, _ := json.Marshal(map[string]any{"token": tok, "pid": c.pid})
+	for i := 0; i < 30; i++ {
+		r := h.rawDial()
+		r.writeText("40" + string(connect))
+		r.breakTransport()
+	}
+	h.eventually("connections 0", func() bool { return h.connections() == 0 })
+	// The session survives: a recovery cut short gives it back (its end may
+	// still be on its way to the session, so ask until it is).
+	h.eventually("the session recovered", func() bool {
+		again := h.resume(tok, c.pid, "")
+		recovered := again.sid == c.sid
+		again.breakTransport()
+		return recovered
+	})
+}

@@ -101,7 +101,9 @@ func (a *ipsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Terminated:
 		if ip, ok := a.limiters.terminated(ctx, m.Who); ok {
-			if st := a.slots[ip]; st != nil && len(st.admitted) == 0 && a.limiters.get(ip) == nil {
+			// A successor limiter may already run and own st: only with
+			// none alive is st this actor's to read.
+			if st := a.slots[ip]; st != nil && a.limiters.get(ip) == nil && len(st.admitted) == 0 {
 				delete(a.slots, ip)
 			}
 		}

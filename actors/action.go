@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -55,22 +57,22 @@ func (a *connectionActor) postAction(ctx actor.Context, act security.Action, ack
 		Payload     *string `json:"payload"`
 	}{a.claims.Subject, a.claims.WorkspaceID, act.Action, act.Payload})
 	self, root, d := ctx.Self(), a.d.root, a.d
-	go func() {
-		result, err := callWebhook(d.httpClient, d.cfg.ActionWebhookURL, d.cfg.ActionWebhookTimeout, body)
+	d.tasks.goTask(func(tctx context.Context) {
+		result, err := callWebhook(tctx, d.httpClient, d.cfg.ActionWebhookURL, d.cfg.ActionWebhookTimeout, body)
 		answer := &messages.ActionAnswered{AckID: ackID, Result: result}
 		if err != nil {
 			d.log.Warn("action webhook failed", "err", err)
 			answer.Err = messages.CodeUpstreamUnavailable
 		}
 		root.Send(self, answer)
-	}()
+	})
 }
 
 // callWebhook POSTs body and returns the backend's JSON answer; a refused
 // connection, a non-2xx status, a timeout or an answer that is not JSON is an
 // error.
-func callWebhook(client *http.Client, url string, timeout time.Duration, body []byte) (json.RawMessage, error) {
-	ctx, cancel := contextWithTimeout(timeout)
+func callWebhook(parent context.Context, client *http.Client, url string, timeout time.Duration, body []byte) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -93,7 +95,8 @@ func callWebhook(client *http.Client, url string, timeout time.Duration, body []
 	if len(answer) == 0 {
 		return json.RawMessage(`{"ok":true}`), nil
 	}
-	if len(answer) > maxWebhookAnswerBytes || !json.Valid(answer) {
+	// The answer becomes a text frame: invalid UTF-8 would drop the client.
+	if len(answer) > maxWebhookAnswerBytes || !utf8.Valid(answer) || !json.Valid(answer) {
 		return nil, errWebhookAnswer
 	}
 	return answer, nil
@@ -105,8 +108,4 @@ func (e *webhookStatusError) Error() string {
 	return "action webhook answered " + http.StatusText(e.status)
 }
 
-var errWebhookAnswer = &webhookStatusError{status: http.StatusBadGateway}
-
-func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
-}
+var errWebhookAnswer = errors.New("action webhook answered something that is not JSON, or over 1 MiB")

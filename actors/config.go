@@ -1,6 +1,10 @@
 package actors
 
-import "time"
+import (
+	"time"
+
+	"github.com/hyvve/gateway/transport"
+)
 
 // Defaults of Config, from CONTRACT.md §5.
 const (
@@ -32,6 +36,9 @@ type Config struct {
 	ActionWebhookURL string
 	// ActionWebhookTimeout bounds one webhook call. Zero means 5s.
 	ActionWebhookTimeout time.Duration
+	// AuthTimeout bounds a token_refresh's verification (a JWKS fetch).
+	// Zero means transport.DefaultAuthTimeout, as at CONNECT.
+	AuthTimeout time.Duration
 	// FaultInjection installs the fault-injection middleware on every actor.
 	FaultInjection bool
 	// RecoveryWindow is how long a session that ended for a recoverable
@@ -42,6 +49,9 @@ type Config struct {
 	// RecoveryMaxMessages is the most broadcasts kept per room. Zero means
 	// 1000.
 	RecoveryMaxMessages int
+	// Console lets the actors answer System.Snapshot (the operator
+	// console); off, they carry no snapshot middleware at all.
+	Console bool
 }
 
 // recovery reports whether connection state recovery is on.
@@ -65,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RecoveryMaxMessages <= 0 {
 		c.RecoveryMaxMessages = DefaultRecoveryMaxMessages
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = transport.DefaultAuthTimeout
 	}
 	if c.ActionWebhookTimeout <= 0 {
 		c.ActionWebhookTimeout = DefaultActionWebhookTimeout

@@ -256,6 +256,13 @@ func (a *connectionActor) onStopping() {
 
 func (a *connectionActor) onStopped(ctx actor.Context) {
 	a.d.conns.CompareAndDelete(a.sid, ctx.Self())
+	// A watched actor keeps its watchers' PIDs until it stops, and a PID
+	// holds the dead actor's process: a room that outlives its member (the
+	// user's own room, while another tab is open) would keep every ended
+	// connection alive.
+	for _, pid := range a.rooms {
+		ctx.Unwatch(pid)
+	}
 	if a.state == connActive || a.state == connResuming { // counted at admission
 		a.d.metrics.connectionsActive.WithLabelValues(a.claims.WorkspaceID).Dec()
 	}
@@ -463,13 +470,13 @@ func (a *connectionActor) tokenRefresh(ctx actor.Context, data json.RawMessage, 
 		a.refuseRefresh(ctx, err)
 		return nil // answered with the error event and a disconnect
 	}
-	self, root, verifier, timeout := ctx.Self(), a.d.root, a.d.verifier, a.d.cfg.ActionWebhookTimeout
-	go func() {
-		vctx, cancel := contextWithTimeout(timeout)
+	self, root, verifier, timeout := ctx.Self(), a.d.root, a.d.verifier, a.d.cfg.AuthTimeout
+	a.d.tasks.goTask(func(tctx context.Context) {
+		vctx, cancel := context.WithTimeout(tctx, timeout)
 		defer cancel()
 		claims, err := verifier.Verify(vctx, token)
 		root.Send(self, &tokenVerified{claims: claims, err: err, ackID: ackID})
-	}()
+	})
 	return nil
 }
 

@@ -28,6 +28,7 @@ type deps struct {
 	httpClient *http.Client
 	gateway    *actor.PID
 	cluster    *cluster.Node // nil-safe: a nil node is a single-node gateway
+	tasks      *tasks        // goroutines started off the mailboxes; Shutdown waits for them
 
 	// conns maps a connection's sid to its PID, for fault injection and
 	// kicks by sid. Written by each connection actor at Started and Stopped
@@ -51,6 +52,9 @@ func (d *deps) middleware(kind supervision.Kind, name string) []actor.ReceiverMi
 	mw := []actor.ReceiverMiddleware{supervision.RecoverTeardown(func(k supervision.Kind, r any) {
 		d.log.Error("panic during actor teardown recovered", "kind", k, "err", r)
 	}), answerOnFailure, countRouted}
+	if d.cfg.Console {
+		mw = append([]actor.ReceiverMiddleware{snapshotMiddleware}, mw...) // outermost: an armed fault never fires on it
+	}
 	if d.cfg.FaultInjection {
 		mw = append(mw, supervision.FaultMiddleware(kind, name))
 	}

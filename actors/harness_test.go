@@ -68,6 +68,7 @@ type options struct {
 	actors    actors.Config
 	transport transport.Config
 	cluster   *cluster.Config // nil: a single node
+	logLevel  slog.Level      // debug unless a test asks for less
 }
 
 // withFaults turns fault injection on (the supervision tests); without it
@@ -77,13 +78,14 @@ func withFaults(o *options) { o.actors.FaultInjection = true }
 func newHarness(t *testing.T, opts ...func(*options)) *harness {
 	t.Helper()
 	o := options{
+		logLevel:  slog.LevelDebug,
 		transport: transport.Config{PublishAPIKey: publishKey, AllowedOrigins: []string{"http://localhost:3000"}},
 	}
 	for _, f := range opts {
 		f(&o)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: o.logLevel}))
 	reg := prometheus.NewRegistry()
 	verifier, closer, err := security.NewVerifier(context.Background(), security.VerifierConfig{Secret: []byte(testSecret)})
 	if err != nil {
@@ -102,7 +104,9 @@ func newHarness(t *testing.T, opts ...func(*options)) *harness {
 	}
 	srv := transport.NewServer(o.transport, transport.Deps{Verifier: verifier, Gateway: sys, Events: events, Logger: log, Registry: reg, Ready: node.Ready})
 	h := &harness{t: t, sys: sys, srv: srv, reg: reg, logs: logs, node: node}
-	h.http = httptest.NewServer(srv.Handler())
+	h.http = httptest.NewUnstartedServer(nil)
+	h.http.Config = srv.HTTPServer(nil) // production bounds (timeouts, header size)
+	h.http.Start()
 	h.url = h.http.URL
 	var once sync.Once
 	h.stop = func() {
@@ -293,29 +297,6 @@ func (c *client) writeText(s string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.ws.WriteMessage(websocket.TextMessage, []byte(s))
-}
-
-// writeTogether sends texts as masked text frames in one TCP write, so the
-// gateway reads them in one read(2) and buffers all but the first.
-func (c *client) writeTogether(texts ...string) {
-	c.t.Helper()
-	var buf []byte
-	for _, s := range texts {
-		if len(s) > 125 {
-			c.t.Fatalf("writeTogether frames are short (%d bytes)", len(s))
-		}
-		mask := [4]byte{0x1f, 0x2e, 0x3d, 0x4c}
-		buf = append(buf, 0x81, 0x80|byte(len(s)))
-		buf = append(buf, mask[:]...)
-		for i := 0; i < len(s); i++ {
-			buf = append(buf, s[i]^mask[i%4])
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, err := c.ws.NetConn().Write(buf); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
 }
 
 // next returns the next packet, failing the test if none comes in time.

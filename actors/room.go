@@ -122,6 +122,9 @@ func (r *roomActor) remove(ctx actor.Context, who *actor.PID) {
 
 func (r *roomActor) onPublish(m *messages.Publish) {
 	n := r.fanOut(m.Event, m.Data, m.Except, m.ExceptSID)
+	if !m.Start.IsZero() {
+		r.deps.metrics.publishFanout.Observe(time.Since(m.Start).Seconds())
+	}
 	if m.Reply != nil {
 		m.Reply <- n
 	}

@@ -277,3 +277,21 @@ func TestRateLimiterOutOfBudgetClosesItsConnection(t *testing.T) {
 	c.expectClose(websocket.CloseInternalServerErr)
 	h.eventually("connection uncounted", func() bool { return h.connections() == 0 })
 }
+
+// TestConnectDuringAWorkspaceRestartSucceeds: a workspace that fails on a
+// client's spawn is resumed by its supervisor, and that client is taken in
+// by the resumed workspace, not refused as if the server were shutting down.
+func TestConnectDuringAWorkspaceRestartSucceeds(t *testing.T) {
+	h := newHarness(t, withFaults)
+	a := h.dial(token(t, "a", "w")) // the workspace exists
+	if n := h.inject(supervision.KindWorkspace, "w", supervision.FaultPanic, 0); n != 1 {
+		t.Fatalf("injected %d", n)
+	}
+	b := h.dial(token(t, "b", "w")) // the workspace fails on this spawn
+	h.eventually("the workspace's failure on the spawn", func() bool { return h.metric("actor_failures_total", "kind", "workspace") == 1 })
+	joinAll("workspace:w:dashboard", a, b)
+	if n := h.mustPublish("workspace:w:dashboard", "after", nil); n != 2 {
+		t.Fatalf("recipients %d, want 2", n)
+	}
+	b.expectEvent("after")
+}

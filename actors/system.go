@@ -72,6 +72,7 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 		metrics:    newMetrics(dp.Registry),
 		httpClient: dp.HTTPClient,
 		cluster:    dp.Cluster,
+		tasks:      newTasks(),
 	}
 	if d.httpClient == nil {
 		d.httpClient = http.DefaultClient
@@ -127,38 +128,54 @@ func sweepInterval(window time.Duration) time.Duration {
 }
 
 // Accept spawns the actor of an authenticated client under its workspace.
-// The actor answers the CONNECT once its ip limiter has decided, and once
-// the session resume asks for is recovered (or not: a fresh one).
+// The actor answers the CONNECT once its ip limiter has decided (and the
+// session resume asks for is recovered, or not: a fresh one). A
+// workspace (or the gateway) that fails on the spawn loses that message
+// only and is resumed by its supervisor, so the spawn is asked again.
 func (s *System) Accept(c messages.Client, claims *security.Claims, resume messages.Resume) transport.Session {
-	if s.d.shuttingDown.Load() {
-		c.Refuse(messages.CodeServerShuttingDown)
-		return nil
-	}
-	reply := make(chan *actor.PID, 1)
-	s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Resume: resume, Reply: reply})
-	select {
-	case pid := <-reply:
-		if pid == nil { // the workspace failed on this very message
+	deadline := time.NewTimer(askTimeout)
+	defer deadline.Stop()
+	for attempt := 0; ; attempt++ {
+		if s.d.shuttingDown.Load() {
 			c.Refuse(messages.CodeServerShuttingDown)
 			return nil
 		}
-		return &session{root: s.d.root, pid: pid}
-	case <-time.After(askTimeout):
-		c.Refuse(messages.CodeServerBusy)
-		// The spawn may still happen: stop that actor as soon as it exists,
-		// so it never takes a per-IP slot or a gauge for a refused client.
-		go func() {
-			select {
-			case pid := <-reply:
-				if pid != nil {
-					s.d.root.Stop(pid)
-				}
-			case <-time.After(lateSpawnWait):
+		reply := make(chan *actor.PID, 1)
+		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Resume: resume, Reply: reply})
+		select {
+		case pid := <-reply:
+			if pid != nil {
+				return &session{root: s.d.root, pid: pid}
 			}
-		}()
-		return nil
+			// An actor on the way failed on this very message.
+			if attempt < spawnRetries {
+				continue
+			}
+			c.Refuse(messages.CodeServerBusy)
+			return nil
+		case <-deadline.C:
+			c.Refuse(messages.CodeServerBusy)
+			// The spawn may still happen: stop that actor as soon as it exists,
+			// so it never takes a per-IP slot or a gauge for a refused client.
+			s.d.tasks.goTask(func(ctx context.Context) {
+				select {
+				case pid := <-reply:
+					if pid != nil {
+						s.d.root.Stop(pid)
+					}
+				case <-time.After(lateSpawnWait):
+				case <-ctx.Done(): // shutting down: the tree stops it anyway
+				}
+			})
+			return nil
+		}
 	}
 }
+
+// spawnRetries is how many times Accept asks again for a spawn an actor
+// failed on: a resumed actor takes the next one, so one retry would do, and
+// a second covers a fault that strikes twice in a row.
+const spawnRetries = 2
 
 // lateSpawnWait bounds how long a refused Accept watches for its late spawn.
 const lateSpawnWait = time.Minute
@@ -172,7 +189,7 @@ func (s *System) Publish(ctx context.Context, room, event string, data json.RawM
 		return messages.PublishResult{}, ErrShuttingDown
 	}
 	reply := make(chan int, 1)
-	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply})
+	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply, Start: time.Now()})
 	remote, partial, err := s.d.cluster.Publish(ctx, room, event, data) // nil cluster: 0, false, nil
 	if err != nil {
 		s.d.log.Warn("cluster publish failed; delivered on this node only", "room", room, "err", err)
@@ -273,6 +290,7 @@ func (s *System) Shutdown() {
 		close(s.sweeping)
 		<-s.swept
 	}
+	s.d.tasks.wait()
 	s.observer.Stop()
 	s.sys.Shutdown()
 }

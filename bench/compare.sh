@@ -9,11 +9,14 @@
 # Flags are gateway-bench compare's (bench/compare.sh -h). Results:
 # bench/out/results.md (ready for bench/RESULTS.md), bench/out/results.jsonl,
 # bench/out/latency*.png, and bench/latency.png (the README's copy).
+#
+# It runs from bench/, the load tool's own Go module: the tool's -repo
+# defaults to "..", its -out to out (bench/out).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")"
 
-if command -v node >/dev/null && [ ! -d bench/peers/node-socketio/node_modules/socket.io ]; then
-	npm ci --prefix bench/peers/node-socketio --no-audit --no-fund >&2
+if command -v node >/dev/null && [ ! -d peers/node-socketio/node_modules/socket.io ]; then
+	npm ci --prefix peers/node-socketio --no-audit --no-fund >&2
 fi
-go build -o bench/out/bin/gateway-bench ./cmd/gateway-bench
-exec bench/out/bin/gateway-bench compare "$@"
+go build -o out/bin/gateway-bench ./cmd/gateway-bench
+exec out/bin/gateway-bench compare "$@"

@@ -7,6 +7,8 @@ type Client interface {
 	Outbox
 	// SID is the Socket.IO session id, the client's socket.id.
 	SID() string
+	// Transport names what carries the client now: "websocket" or "polling".
+	Transport() string
 	// IP is the client's address as the gateway believes it (TRUSTED_PROXIES).
 	IP() string
 	// Accepted sends the CONNECT answer with the Socket.IO sid the client

@@ -2,6 +2,7 @@ package messages
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -34,6 +35,9 @@ type Publish struct {
 	// recovery history so a replay never sends it back to its sender.
 	ExceptSID string
 	Reply     chan<- int // optional, buffered: receives the recipients count
+	// Start, when set, is when the publish entered the gateway: the room
+	// observes the time to its fan-out's end (ws_publish_fanout_seconds).
+	Start time.Time
 }
 
 // PublishResult answers a publish from outside the tree: how many members it

@@ -68,11 +68,12 @@ const eventOther = "other"
 // token into the log nor make a line arbitrarily long. Never put token text
 // in Detail.
 type EventFields struct {
-	// UserID is the token's sub ("user_id").
+	// UserID is the token's sub ("user_id"), the rate-limiting source when set.
 	UserID string
 	// WorkspaceID is the workspace concerned ("workspace_id").
 	WorkspaceID string
-	// IP is the client IP ("ip"), the rate-limiting source when set.
+	// IP is the client IP ("ip"), the rate-limiting source when UserID is
+	// not set.
 	IP string
 	// Room is the room name concerned ("room").
 	Room string
@@ -100,8 +101,8 @@ const (
 const overflowSource = "overflow"
 
 // EventLog writes security events as structured log lines and counts them.
-// Lines are rate-limited per (event, source), the source being the client
-// IP, else the user id: after burst lines in one window a source's further
+// Lines are rate-limited per (event, source), the source being the user id
+// when known (users behind one NAT share an IP), else the client IP: after burst lines in one window a source's further
 // lines of that event are only counted, and one "security events suppressed"
 // line with their number follows when the window is over (on the next event
 // of any kind, or Flush). The counter counts every event. Safe for
@@ -204,10 +205,10 @@ func (l *EventLog) Emit(ev Event, f EventFields) {
 	summaries := l.sweepLocked(now, false)
 	key := windowKey{event: ev}
 	switch {
-	case f.IP != "":
-		key.source = "ip:" + f.IP
 	case f.UserID != "":
 		key.source = "user:" + f.UserID
+	case f.IP != "":
+		key.source = "ip:" + f.IP
 	}
 	w := l.windows[key]
 	if w == nil && len(l.windows) >= maxEventWindows {
@@ -218,9 +219,11 @@ func (l *EventLog) Emit(ev Event, f EventFields) {
 	case w == nil:
 		w = &eventWindow{start: now}
 		if key.source != overflowSource {
+			// The summary names the source only: a user may come from
+			// several IPs.
 			w.ip, w.userID = f.IP, f.UserID
-			if w.ip != "" {
-				w.userID = ""
+			if w.userID != "" {
+				w.ip = ""
 			}
 		}
 		l.windows[key] = w

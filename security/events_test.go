@@ -109,7 +109,7 @@ func TestEventLogSuppression(t *testing.T) {
 	// Another source and another event of the same source have their own budget.
 	l.Emit(EventRateLimitExceeded, EventFields{IP: "10.0.0.2"})
 	l.Emit(EventValidationFailed, EventFields{IP: "10.0.0.1"})
-	// Without an IP, the user is the source.
+	// A known user is the source (see TestEventLogSource).
 	for range 5 {
 		l.Emit(EventPermissionDenied, EventFields{UserID: "u-1"})
 	}
@@ -295,4 +295,92 @@ func TestEventLogConcurrent(t *testing.T) {
 	if got := counterValue(t, reg, EventRateLimitExceeded); got != 1600 {
 		t.Fatalf("counter = %v, want 1600", got)
 	}
+}
+
+// TestEventLogSource: lines are limited per (event, user) when the user is
+// known, so users behind one NAT are each logged, and per (event, IP) when
+// it is not (a client before CONNECT).
+func TestEventLogSource(t *testing.T) {
+	const burst = 3
+	tests := []struct {
+		name      string
+		emits     []EventFields
+		wantLines int
+		// the summary line once the window is over; zero n: none
+		sumN           int
+		sumUser, sumIP string
+	}{
+		{"six users behind one NAT are each logged", fieldsN(6, func(i int) EventFields {
+			return EventFields{UserID: fmt.Sprintf("u-%d", i), IP: "203.0.113.1"}
+		}), 6, 0, "", ""},
+		{"one user from many IPs is one source", fieldsN(5, func(i int) EventFields {
+			return EventFields{UserID: "u-1", IP: fmt.Sprintf("203.0.113.%d", i)}
+		}), burst, 2, "u-1", ""},
+		{"no user: the IP is the source", fieldsN(5, func(int) EventFields {
+			return EventFields{IP: "203.0.113.9"}
+		}), burst, 2, "", "203.0.113.9"},
+		{"a known and an unknown user on one IP are two sources", append(
+			fieldsN(3, func(int) EventFields { return EventFields{UserID: "u-1", IP: "203.0.113.1"} }),
+			fieldsN(3, func(int) EventFields { return EventFields{IP: "203.0.113.1"} })...), 6, 0, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, buf, _, clock := newTestEventLog(t, burst, 10*time.Second)
+			for _, f := range tt.emits {
+				l.Emit(EventPermissionDenied, f)
+			}
+			lines, summaries := 0, []map[string]any{}
+			count := func() {
+				lines, summaries = 0, nil
+				for _, m := range buf.lines(t) {
+					switch {
+					case m["event"] != string(EventPermissionDenied):
+					case m["msg"] == "security event":
+						lines++
+					case m["msg"] == "security events suppressed":
+						summaries = append(summaries, m)
+					}
+				}
+			}
+			count()
+			if lines != tt.wantLines {
+				t.Fatalf("%d lines, want %d", lines, tt.wantLines)
+			}
+			clock.Advance(10 * time.Second)
+			l.Emit(EventOriginRejected, EventFields{IP: "198.51.100.1"}) // reports what was held back
+			count()
+			if tt.sumN == 0 {
+				if len(summaries) != 0 {
+					t.Fatalf("summaries %v, want none", summaries)
+				}
+				return
+			}
+			want := map[string]any{"suppressed": float64(tt.sumN)}
+			if tt.sumUser != "" {
+				want["user_id"] = tt.sumUser
+			}
+			if tt.sumIP != "" {
+				want["ip"] = tt.sumIP
+			}
+			if len(summaries) != 1 {
+				t.Fatalf("summaries %v, want one", summaries)
+			}
+			for k, v := range want {
+				if summaries[0][k] != v {
+					t.Fatalf("summary %v: %s = %v, want %v", summaries[0], k, summaries[0][k], v)
+				}
+			}
+			if _, ok := summaries[0]["ip"]; ok && tt.sumIP == "" {
+				t.Fatalf("summary %v names an IP for a user source", summaries[0])
+			}
+		})
+	}
+}
+
+func fieldsN(n int, f func(i int) EventFields) []EventFields {
+	out := make([]EventFields, n)
+	for i := range out {
+		out[i] = f(i)
+	}
+	return out
 }

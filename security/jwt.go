@@ -2,11 +2,14 @@ package security
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -25,9 +28,10 @@ const (
 	DefaultJWKSHTTPTimeout = 10 * time.Second
 )
 
-// MaxTokenBytes is the longest token Verify parses; a longer one is
-// INVALID_TOKEN without being decoded.
-const MaxTokenBytes = 64 << 10
+// DefaultMaxTokenBytes is the longest token Verify parses unless
+// VerifierConfig.MaxTokenBytes says otherwise; a longer one is INVALID_TOKEN
+// without being decoded.
+const DefaultMaxTokenBytes = 8 << 10
 
 // Verifier checks a raw token. Errors are *messages.Error with
 // CodeInvalidToken (the cause wrapped for logs); an empty token is
@@ -67,6 +71,9 @@ type VerifierConfig struct {
 	HTTPClient *http.Client
 	// Logger receives JWKS refresh failures (never a token). Nil discards them.
 	Logger *slog.Logger
+	// MaxTokenBytes bounds a token's length (MAX_TOKEN_BYTES); a longer one
+	// is refused before any decoding. Zero means 8 KiB.
+	MaxTokenBytes int
 }
 
 // NewVerifier builds the verifier for exactly the configured key source;
@@ -89,7 +96,10 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (Verifier, io.Closer, 
 		return nil, nil, errors.New("security: more than one JWT key source configured (set exactly one of secret, public key, JWKS URL)")
 	}
 
-	v := &verifier{}
+	v := &verifier{maxBytes: cfg.MaxTokenBytes}
+	if v.maxBytes <= 0 {
+		v.maxBytes = DefaultMaxTokenBytes
+	}
 	var closer io.Closer = nopCloser{}
 	switch {
 	case len(cfg.Secret) > 0:
@@ -126,33 +136,41 @@ func NewVerifier(ctx context.Context, cfg VerifierConfig) (Verifier, io.Closer, 
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
 	v.parser = jwt.NewParser(opts...)
+	v.validator = jwt.NewValidator(opts...)
 	return v, closer, nil
 }
 
-// verifier is the one Verifier: a jwt.Parser (stateless, safe to share)
-// with a fixed method allow-list and a key lookup per source.
+// verifier is the one Verifier: a jwt.Parser and Validator (stateless, safe
+// to share) with a fixed method allow-list and a key lookup per source.
 type verifier struct {
-	parser  *jwt.Parser
-	methods []string
-	keyFunc func(ctx context.Context, t *jwt.Token) (any, error)
+	parser    *jwt.Parser
+	validator *jwt.Validator
+	methods   []string
+	keyFunc   func(ctx context.Context, t *jwt.Token) (any, error)
+	maxBytes  int
 }
 
-var errTokenTooLong = fmt.Errorf("security: token longer than %d bytes", MaxTokenBytes)
+var errTokenTooLong = errors.New("security: token longer than MAX_TOKEN_BYTES")
 
-// Verify implements Verifier.
+// Verify implements Verifier. The signature is checked before the claims
+// are decoded (golang-jwt's Parse decodes them first), so a forged token
+// costs its header and one signature check, whatever its claims hold.
 func (v *verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if token == "" {
 		return nil, messages.NewError(messages.CodeAuthRequired)
 	}
-	if len(token) > MaxTokenBytes {
+	if len(token) > v.maxBytes {
 		return nil, invalidToken(errTokenTooLong)
 	}
-	m := jwt.MapClaims{}
-	_, err := v.parser.ParseWithClaims(token, m, func(t *jwt.Token) (any, error) {
-		return v.keyFunc(ctx, t)
-	})
-	if err != nil {
+	if err := v.verifySignature(ctx, token); err != nil {
 		return nil, invalidToken(err)
+	}
+	m := jwt.MapClaims{}
+	if _, _, err := v.parser.ParseUnverified(token, m); err != nil {
+		return nil, invalidToken(err)
+	}
+	if err := v.validator.Validate(m); err != nil {
+		return nil, invalidToken(fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err))
 	}
 	c, err := claimsFromMap(m)
 	if err != nil {
@@ -160,6 +178,59 @@ func (v *verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	return c, nil
 }
+
+// verifySignature checks token's algorithm against the allow-list and its
+// signature with the source's key, decoding only the header and the
+// signature.
+func (v *verifier) verifySignature(ctx context.Context, token string) error {
+	header, rest, ok := strings.Cut(token, ".")
+	if !ok {
+		return errMalformedToken
+	}
+	claims, sig, ok := strings.Cut(rest, ".")
+	if !ok || strings.Contains(sig, ".") {
+		return errMalformedToken
+	}
+	t := &jwt.Token{Raw: token}
+	hb, err := v.parser.DecodeSegment(header)
+	if err != nil {
+		return fmt.Errorf("%w: header: %w", jwt.ErrTokenMalformed, err)
+	}
+	if err := json.Unmarshal(hb, &t.Header); err != nil {
+		return fmt.Errorf("%w: header: %w", jwt.ErrTokenMalformed, err)
+	}
+	alg, _ := t.Header["alg"].(string)
+	if !slices.Contains(v.methods, alg) {
+		return fmt.Errorf("%w: signing method %q is not allowed", jwt.ErrTokenSignatureInvalid, alg)
+	}
+	t.Method = jwt.GetSigningMethod(alg)
+	if t.Signature, err = v.parser.DecodeSegment(sig); err != nil {
+		return fmt.Errorf("%w: signature: %w", jwt.ErrTokenMalformed, err)
+	}
+	key, err := v.keyFunc(ctx, t)
+	if err != nil {
+		return fmt.Errorf("%w: %w", jwt.ErrTokenUnverifiable, err)
+	}
+	signed := token[:len(header)+1+len(claims)]
+	if set, ok := key.(jwt.VerificationKeySet); ok {
+		if len(set.Keys) == 0 {
+			return jwt.ErrTokenUnverifiable
+		}
+		for _, k := range set.Keys {
+			if err = t.Method.Verify(signed, t.Signature, k); err == nil {
+				return nil
+			}
+		}
+	} else {
+		err = t.Method.Verify(signed, t.Signature, key)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err)
+	}
+	return nil
+}
+
+var errMalformedToken = fmt.Errorf("%w: not three segments", jwt.ErrTokenMalformed)
 
 func invalidToken(cause error) *messages.Error {
 	e := messages.NewError(messages.CodeInvalidToken)

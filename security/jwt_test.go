@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"math/big"
@@ -68,7 +69,7 @@ func TestVerify(t *testing.T) {
 			}},
 		{name: "empty token", verifier: "hs", token: func(testing.TB) string { return "" }, want: messages.CodeAuthRequired},
 		{name: "garbage", verifier: "hs", token: func(testing.TB) string { return "not.a.token" }, want: messages.CodeInvalidToken},
-		{name: "too long", verifier: "hs", token: func(testing.TB) string { return strings.Repeat("a", MaxTokenBytes+1) }, want: messages.CodeInvalidToken},
+		{name: "too long", verifier: "hs", token: func(testing.TB) string { return strings.Repeat("a", DefaultMaxTokenBytes+1) }, want: messages.CodeInvalidToken},
 		{name: "hs256 wrong secret", verifier: "hsOther", token: hs(claims(nil)), want: messages.CodeInvalidToken},
 		{name: "alg none on hs", verifier: "hs", token: none, want: messages.CodeInvalidToken},
 		{name: "alg none on rs", verifier: "rs", token: none, want: messages.CodeInvalidToken},
@@ -154,6 +155,33 @@ func TestVerify(t *testing.T) {
 				t.Errorf("IsExpired = %v, want %v (%v)", !tt.expired, tt.expired, err)
 			}
 		})
+	}
+}
+
+// TestVerifyBoundsTheWorkOfABadToken: a token over MaxTokenBytes is refused
+// whatever it holds, and a forged token is refused on its signature before
+// its claims are decoded (broken claims JSON under a bad signature reads as
+// a bad signature, not a malformed token).
+func TestVerifyBoundsTheWorkOfABadToken(t *testing.T) {
+	valid := sign(t, jwt.SigningMethodHS256, testSecret, claims(map[string]any{"pad": strings.Repeat("p", 600)}), nil)
+	small := newTestVerifier(t, VerifierConfig{Secret: testSecret, MaxTokenBytes: len(valid) - 1})
+	if _, err := small.Verify(context.Background(), valid); code(err) != messages.CodeInvalidToken || !errors.Is(err, errTokenTooLong) {
+		t.Fatalf("a valid token over MaxTokenBytes: %v, want INVALID_TOKEN for its length", err)
+	}
+	fits := newTestVerifier(t, VerifierConfig{Secret: testSecret, MaxTokenBytes: len(valid)})
+	if _, err := fits.Verify(context.Background(), valid); err != nil {
+		t.Fatalf("a valid token of exactly MaxTokenBytes: %v", err)
+	}
+
+	hs := newTestVerifier(t, VerifierConfig{Secret: testSecret})
+	forged := nestedBadToken(4 << 10)
+	head, _, _ := strings.Cut(forged, ".")
+	brokenClaims := head + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":`)) + ".c2ln"
+	for name, tok := range map[string]string{"nested claims": forged, "broken claims JSON": brokenClaims} {
+		_, err := hs.Verify(context.Background(), tok)
+		if code(err) != messages.CodeInvalidToken || !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+			t.Errorf("%s under a bad signature: %v, want a signature error", name, err)
+		}
 	}
 }
 

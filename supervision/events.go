@@ -1,6 +1,7 @@
 package supervision
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -19,6 +20,7 @@ type Observer struct {
 	deadLetters prometheus.Counter
 	sub         *eventstream.Subscription
 	sys         *actor.ActorSystem
+	watch       watchers // the operator console's feed and restart counts
 }
 
 // Observe subscribes to sys's EventStream. Stop unsubscribes.
@@ -56,8 +58,10 @@ func (o *Observer) handle(evt any) {
 		if e.Directive == actor.StopDirective && kind != KindConnection {
 			level = slog.LevelError // a budget ran out
 		}
-		o.log.Log(nil, level, "actor failed", "kind", kind, "actor", e.Child.GetId(),
-			"directive", directiveName(e.Directive), "err", fmt.Sprint(e.Reason))
+		reason := fmt.Sprint(e.Reason)
+		o.log.Log(context.Background(), level, "actor failed", "kind", kind, "actor", e.Child.GetId(),
+			"directive", directiveName(e.Directive), "err", reason)
+		o.watch.decided(e, kind, reason)
 	case *actor.DeadLetterEvent:
 		o.deadLetters.Inc()
 	}

@@ -16,6 +16,14 @@ const (
 	FaultStall Fault = "stall" // block for Duration on the next message
 )
 
+// Injectable lists the kinds of actor a fault can be injected into (by name
+// or sid, CONTRACT §7), and Faults the faults: the one vocabulary the
+// endpoint checks requests against.
+var (
+	Injectable = []Kind{KindConnection, KindRoom, KindRateLimiter, KindIPLimiter, KindWorkspace}
+	Faults     = []Fault{FaultPanic, FaultStall}
+)
+
 // InjectFault arms a fault in the actor of Kind named Target (a room name, a
 // workspace id, an IP or a connection sid). Routers pass it down the tree;
 // the target's fault middleware takes it and answers 1 on Reply. A router

@@ -14,6 +14,7 @@ const (
 	DefaultConnectErrorGrace  = 2 * time.Second
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultAuthTimeout        = 10 * time.Second
+	DefaultConnectTimeout     = 10 * time.Second
 )
 
 // Config is the transport's configuration. The zero value of each field means
@@ -30,6 +31,9 @@ type Config struct {
 	// allows any. A request without Origin is allowed. Nil means
 	// http://localhost:3000.
 	AllowedOrigins []string
+	// AllowLoopbackOrigins also allows any http://localhost:* and
+	// http://127.0.0.1:* Origin (development mode).
+	AllowLoopbackOrigins bool
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// OutboundQueueBytes bounds a connection's queued, unwritten frames; past
@@ -44,6 +48,19 @@ type Config struct {
 	AuthTimeout time.Duration
 	// PublishAPIKey enables POST /v1/publish; empty turns it off (404).
 	PublishAPIKey string
+	// ConnectTimeout is how long a socket may take to send its CONNECT
+	// after the upgrade before it is closed. Zero means 10s.
+	ConnectTimeout time.Duration
+	// ReadHeaderTimeout bounds reading a request's headers. Zero means 10s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included; a
+	// WebSocket keeps it only until the upgrade. Zero means 30s.
+	ReadTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle for this long. Zero
+	// means 60s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (431 past it). Zero means 16 KiB.
+	MaxHeaderBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -57,6 +74,13 @@ func (c Config) withDefaults() Config {
 	def(&c.ConnectErrorGrace, DefaultConnectErrorGrace)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	def(&c.AuthTimeout, DefaultAuthTimeout)
+	def(&c.ConnectTimeout, DefaultConnectTimeout)
+	def(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -69,14 +68,13 @@ func (c *Conn) Close(reason messages.CloseReason) {
 
 // serve runs the connection; done is called once it has ended. The
 // handshake (OPEN, CONNECT, token verification; or an upgrade probe) runs
-// in the calling handler goroutine, bounded by a read deadline; once the
-// client is accepted the heartbeat timer bounds it instead, the socket goes
-// to a fresh read pump (or straight to the poller when nothing is buffered)
-// and serve returns. A verification's deep stack is not kept, and net/http
-// frees its per-request state.
+// in the calling goroutine, bounded by a read deadline (CONNECT_TIMEOUT);
+// once the client is accepted the heartbeat timer bounds it instead, the
+// socket goes to a fresh read pump (or straight to the poller when nothing
+// is buffered) and serve returns. A verification's deep stack is not kept.
 func (c *Conn) serve(done func()) {
 	c.done = done
-	c.ws.SetPingHandler(func(string) error { return nil }) // Engine.IO has its own heartbeat
+	c.ws.SetPingHandler(c.pong)
 	c.ws.SetCloseHandler(func(int, string) error { return nil })
 	c.setReadDeadline(time.Now().Add(c.handshakeLimit()))
 	if c.probe != nil {
@@ -105,6 +103,18 @@ func (c *Conn) serve(done func()) {
 	}
 }
 
+// pong answers a WebSocket ping (RFC 6455 §5.5.2) from the reader. It may
+// write beside the write pump: each writes whole frames in one write call,
+// which the socket serialises. Its deadline is the pump's, so it never
+// shortens the one the pump relies on.
+func (c *Conn) pong(data string) error {
+	err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(c.srv.cfg.WriteTimeout))
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil // closing: the close frame is the answer
+	}
+	return err
+}
+
 // setReadDeadline moves the read deadline unless an abort has set it in the
 // past: that one must stand until the reader has failed on it.
 func (c *Conn) setReadDeadline(t time.Time) {
@@ -122,7 +132,7 @@ func (c *Conn) graceStarted(t time.Time) { c.setReadDeadline(t) }
 type readState uint8
 
 const (
-	readHandshake readState = iota // the upgrade handler's goroutine
+	readHandshake readState = iota // the handshake goroutine, started by the upgrade handler
 	readRunning                    // a read pump goroutine
 	readParked                     // nobody: the socket waits in the poller
 	readEnded
@@ -285,19 +295,16 @@ func (c *Conn) readErrorReason(err error) messages.CloseReason {
 		if errors.Is(err, websocket.ErrReadLimit) {
 			return messages.CloseMessageTooBig
 		}
-		// gorilla reports protocol violations (bad opcodes, masking) as plain errors.
-		if isProtocolError(err) {
+		// What is left is either the socket failing (a net.Error) or one of
+		// gorilla's protocol violations (bad opcode, unmasked client frame,
+		// bad close code), which it returns as untyped errors after sending
+		// the close frame itself.
+		if !errors.As(err, &ne) {
 			c.securityEvent(security.EventMalformedPacket, err.Error())
 			return messages.CloseMalformed
 		}
 		return messages.CloseTransportClosed
 	}
-}
-
-// isProtocolError recognises gorilla's protocol-violation errors (bad opcode,
-// unmasked client frame, bad close code), which it returns as plain errors.
-func isProtocolError(err error) bool {
-	return strings.HasPrefix(err.Error(), "websocket: ")
 }
 
 // closeGrace is how long the server waits for the client's close frame after

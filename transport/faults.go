@@ -7,19 +7,23 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
 // FaultInjector arms a fault in a running actor (actors.System, adapted by
-// cmd/gateway). kind and fault have been validated against the lists below.
+// cmd/gateway). The vocabulary (kinds of actor, faults) is the
+// injector's: transport only checks requests against it.
 type FaultInjector interface {
+	// Kinds and Faults list the kinds of actor a fault may target and the
+	// faults there are.
+	Kinds() []string
+	Faults() []string
+	// InjectFault arms fault in the actor of kind named target; kind and
+	// fault are from the lists.
 	InjectFault(ctx context.Context, kind, target, fault string, d time.Duration) (int, error)
 }
-
-var (
-	faultKinds = map[string]bool{"connection": true, "room": true, "ratelimiter": true, "iplimiter": true, "workspace": true}
-	faultNames = map[string]bool{"panic": true, "stall": true}
-)
 
 const (
 	defaultStall = time.Second
@@ -60,11 +64,11 @@ func FaultsHandler(adminKey string, inj FaultInjector, maxBody int) http.Handler
 			return
 		}
 		switch {
-		case !faultKinds[req.Kind]:
-			writeError(w, http.StatusBadRequest, "kind must be connection, room, ratelimiter, iplimiter or workspace")
+		case !slices.Contains(inj.Kinds(), req.Kind):
+			writeError(w, http.StatusBadRequest, "kind must be one of "+strings.Join(inj.Kinds(), ", "))
 			return
-		case !faultNames[req.Fault]:
-			writeError(w, http.StatusBadRequest, "fault must be panic or stall")
+		case !slices.Contains(inj.Faults(), req.Fault):
+			writeError(w, http.StatusBadRequest, "fault must be one of "+strings.Join(inj.Faults(), ", "))
 			return
 		case req.Target == "":
 			writeError(w, http.StatusBadRequest, "target is required")

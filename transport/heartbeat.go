@@ -22,9 +22,11 @@ var monoBase = time.Now()
 
 func monoNow() int64 { return int64(time.Since(monoBase)) }
 
-// handshakeLimit is how long a session may go without an accepted CONNECT.
+// handshakeLimit is how long a session may go without an accepted CONNECT:
+// CONNECT_TIMEOUT, or less when the ping window is shorter. Pongs never
+// extend it: answering pings is not connecting.
 func (s *socket) handshakeLimit() time.Duration {
-	return s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout
+	return min(s.srv.cfg.ConnectTimeout, s.srv.cfg.PingInterval+s.srv.cfg.PingTimeout)
 }
 
 // startHeartbeat arms the timer for the first ping.

@@ -9,6 +9,7 @@ type metrics struct {
 	framesReceived prometheus.Counter
 	framesSent     prometheus.Counter
 	publishes      *prometheus.CounterVec
+	relayed        *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,7 +29,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		publishes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "publish_requests_total", Help: "POST /v1/publish requests by HTTP status.",
 		}, []string{"status"}),
+		relayed: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "polling_relayed_seconds",
+			Help:    "Polling requests relayed to the node holding their session, by method, and how long the holder took to answer.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 5, 30},
+		}, []string{"method"}),
 	}
-	reg.MustRegister(m.upgrades, m.disconnects, m.framesReceived, m.framesSent, m.publishes)
+	reg.MustRegister(m.upgrades, m.disconnects, m.framesReceived, m.framesSent, m.publishes, m.relayed)
 	return m
 }

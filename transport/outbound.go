@@ -90,12 +90,14 @@ func (q *outbound) handOver(start func()) {
 }
 
 // unlockAndRun releases the lock, then starts a write pump if none runs.
+// The starter is read under the lock: handOver may replace it as soon as
+// the lock is released.
 func (q *outbound) unlockAndRun() {
-	start := !q.running
+	start, run := q.start, !q.running
 	q.running = true
 	q.mu.Unlock()
-	if start {
-		q.start()
+	if run {
+		start()
 	}
 }
 

@@ -29,6 +29,7 @@ type pollSession struct {
 	wake    chan struct{} // buffered: the queue has something for the pending GET
 	getting atomic.Bool   // a GET is pending
 	ws      atomic.Pointer[Conn]
+	probing atomic.Bool // a probe was answered 3probe: a pending GET answers 6 so the client can pause polling
 	ended   atomic.Bool
 	endOnce sync.Once
 }
@@ -39,6 +40,7 @@ var _ messages.Client = (*pollSession)(nil)
 // the OPEN packet.
 func (s *Server) newPollSession(ip, authHeader string) *pollSession {
 	p := &pollSession{socket: newSocket(s, ip, authHeader), wake: make(chan struct{}, 1)}
+	p.eioSID = s.newEngineSID()
 	p.carrier, p.client = p, p
 	p.out = newOutbound(s.cfg.OutboundQueueBytes, p.signal)
 	p.out.onClose = p.closedQueue
@@ -106,8 +108,13 @@ func (p *pollSession) graceStarted(t time.Time) {
 
 // finish ends the session once: it is forgotten, its timers stop and the
 // gateway hears why. An upgraded session ends with its WebSocket instead.
+// It waits for a POST being handled (a CONNECT being verified), so a client
+// the gateway accepts meanwhile is told it has ended, and no POST after it
+// reaches the socket. Never called with mu held.
 func (p *pollSession) finish() {
 	p.endOnce.Do(func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		p.ended.Store(true)
 		p.stopTimers()
 		p.forget()
@@ -125,6 +132,18 @@ func (p *pollSession) forget() {
 	p.srv.sessionsMu.Unlock()
 }
 
+// serve answers one request of the session: the long poll or a POST.
+func (p *pollSession) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		p.poll(w, r)
+	case http.MethodPost:
+		p.post(w, r)
+	default:
+		writeEIOError(w, eioBadRequest)
+	}
+}
+
 // poll answers a long-polling GET: everything queued, at once or as soon as
 // something is (a ping comes every PingInterval). A second GET while one is
 // pending ends the session, as Engine.IO does.
@@ -136,12 +155,17 @@ func (p *pollSession) poll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer p.getting.Store(false)
-	// The long poll outlives the server's write timeout by design.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(p.srv.cfg.PingInterval + p.srv.cfg.WriteTimeout))
+	// The long poll outlives the server's read and write timeouts by design:
+	// net/http would cancel it once its connection's read deadline passed.
+	rc, until := http.NewResponseController(w), time.Now().Add(p.srv.cfg.PingInterval+p.srv.cfg.WriteTimeout)
+	_ = rc.SetReadDeadline(until)
+	_ = rc.SetWriteDeadline(until)
 	for {
 		frames, closed, upgraded := p.take()
 		switch {
-		case upgraded:
+		case upgraded || frames == nil && !closed && p.probing.Load():
+			// Answered with a noop so the client can pause polling and
+			// send the upgrade packet on its WebSocket.
 			writePayload(w, [][]byte{socketio.NoopPacket})
 			return
 		case frames != nil || closed:
@@ -177,7 +201,9 @@ func (p *pollSession) take() (frames [][]byte, closed, upgraded bool) {
 	}
 	frames, closed, _, park := p.out.next(nil)
 	if park {
-		return nil, false, false
+		// During a probe the client waits for this GET to end before it
+		// sends the upgrade packet: release it with a noop.
+		return nil, false, p.probing.Load()
 	}
 	return frames, closed, false
 }
@@ -196,35 +222,52 @@ func (p *pollSession) post(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"code": eioBadRequest.code, "message": "payload too large"})
 		return
 	}
+	reason, end, ok := p.handlePayload(body)
+	if end {
+		p.abort(reason) // outside mu: abort may finish the session
+	}
+	if !ok {
+		writeEIOError(w, eioBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", "2")
+	_, _ = io.WriteString(w, "ok")
+}
+
+// handlePayload hands one POST's packets to the socket, in order, as the
+// session's one reader; end reports the session is over, and why. ok false
+// means the POST is refused: the session moved or ended, or the payload is
+// malformed.
+func (p *pollSession) handlePayload(body []byte) (reason messages.CloseReason, end, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ws.Load() != nil || p.ended.Load() {
-		writeEIOError(w, eioBadRequest) // the session moved or ended: the client must not post here
-		return
+		return 0, false, false // the session moved or ended: the client must not post here
 	}
 	packets, err := socketio.SplitPayload(body)
 	if err != nil {
 		p.securityEvent(security.EventMalformedPacket, err.Error())
-		p.abort(messages.CloseMalformed)
-		writeEIOError(w, eioBadRequest)
-		return
+		return messages.CloseMalformed, true, false
 	}
 	for _, packet := range packets {
 		if p.refused.Load() {
-			break // waiting for the client to leave after CONNECT_ERROR
+			// Waiting for the client to leave after CONNECT_ERROR: only
+			// its close packet counts.
+			if len(packet) == 1 && packet[0] == socketio.EIOClose {
+				return messages.CloseConnectRefused, true, true
+			}
+			continue
 		}
 		if socketio.IsBinaryPacket(packet) {
 			p.binaryFrame()
 			continue
 		}
 		if reason, end := p.handlePacket(packet); end {
-			p.abort(reason)
-			break
+			return reason, true, true
 		}
 	}
-	w.Header().Set("Content-Type", "text/html")
-	w.Header().Set("Content-Length", "2")
-	_, _ = io.WriteString(w, "ok")
+	return 0, false, true
 }
 
 // writePayload answers a GET with packets joined by the record separator.

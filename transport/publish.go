@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/hyvve/gateway/security"
 )
@@ -19,6 +20,10 @@ var reservedEvents = map[string]bool{
 	"newListener": true, "removeListener": true, "error": true, "token_expiring": true,
 	"ping": true, "pong": true,
 }
+
+// ReservedEvent reports whether name is an event a publisher may not use
+// (the operator console's publish form checks it too).
+func ReservedEvent(name string) bool { return reservedEvents[name] }
 
 // publishRequest is the body of POST /v1/publish.
 type publishRequest struct {
@@ -56,6 +61,13 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) int {
 			return http.StatusRequestEntityTooLarge
 		}
 		writeError(w, http.StatusBadRequest, "could not read body")
+		return http.StatusBadRequest
+	}
+	// Checked before decoding: encoding/json accepts invalid UTF-8 inside
+	// strings and json.RawMessage keeps it, and a WebSocket text frame
+	// carrying it makes every member's client drop the connection.
+	if !utf8.Valid(body) {
+		writeError(w, http.StatusBadRequest, "body is not valid UTF-8")
 		return http.StatusBadRequest
 	}
 	var req publishRequest

@@ -53,6 +53,7 @@ type Server struct {
 	upgrader websocket.Upgrader
 	draining atomic.Bool
 	extra    *http.ServeMux
+	relay    Relay // nil: a single node
 	ready    func() bool
 	conns    sync.WaitGroup // one per upgraded socket, until its pumps are done
 	// sessionsMu guards live and polls, for shutdown and for finding a
@@ -74,6 +75,9 @@ type Deps struct {
 	}
 	// Ready, if set, must hold for /readyz to answer 200 (cluster link).
 	Ready func() bool
+	// Relay, if set, passes polling requests to the node holding their
+	// session (clustered without sticky sessions).
+	Relay Relay
 }
 
 // NewServer builds a Server; routes registered later with Handle are served
@@ -89,6 +93,7 @@ func NewServer(cfg Config, d Deps) *Server {
 		metrics:  newMetrics(d.Registry),
 		extra:    http.NewServeMux(),
 		ready:    d.Ready,
+		relay:    d.Relay,
 		live:     map[*Conn]struct{}{},
 		polls:    map[string]*pollSession{},
 	}
@@ -163,7 +168,7 @@ func (s *Server) serveSocketIO(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := clientIP(r, s.cfg.TrustedProxies)
-	if !originAllowed(r, s.cfg.AllowedOrigins) {
+	if !originAllowed(r, s.cfg.AllowedOrigins, s.cfg.AllowLoopbackOrigins) {
 		s.metrics.upgrades.WithLabelValues("origin_rejected").Inc()
 		s.events.Emit(security.EventOriginRejected, security.EventFields{IP: ip, Detail: "origin " + r.Header.Get("Origin")})
 		s.logRefused(r, "origin not allowed")
@@ -221,17 +226,12 @@ func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid, ip st
 	}
 	p := s.pollSession(sid)
 	if p == nil {
-		s.refuseRequest(w, r, "unknown_sid", eioUnknownSID)
+		if !s.relayElsewhere(w, r, sid) {
+			s.refuseRequest(w, r, "unknown_sid", eioUnknownSID)
+		}
 		return
 	}
-	switch r.Method {
-	case http.MethodGet:
-		p.poll(w, r)
-	case http.MethodPost:
-		p.post(w, r)
-	default:
-		s.refuseRequest(w, r, "bad_request", eioBadRequest)
-	}
+	p.serve(w, r)
 }
 
 // serveWebSocket upgrades the request and runs the socket: a new session,
@@ -259,7 +259,10 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, ip strin
 	s.live[c] = struct{}{}
 	s.sessionsMu.Unlock()
 	s.conns.Add(1)
-	c.serve(func() {
+	// The handshake runs in a goroutine of its own, so this handler returns
+	// and net/http drops the request (its headers, its buffers) at once
+	// rather than when the client sends CONNECT.
+	go c.serve(func() {
 		s.sessionsMu.Lock()
 		delete(s.live, c)
 		s.sessionsMu.Unlock()

@@ -31,7 +31,7 @@ type socket struct {
 	recoveredSID atomic.Pointer[string]
 	eioSID       string // Engine.IO sid of the OPEN packet
 	ip           string
-	bearer       string // the token of the opening request's Authorization header
+	bearer       string // the opening request's bearer token, until CONNECT: nothing else of the request is kept
 	out          *outbound
 
 	// session is set once the CONNECT is authenticated, by the one reader
@@ -215,6 +215,8 @@ func (s *socket) binaryFrame() {
 // connect authenticates a CONNECT in the reader's goroutine (so verification
 // runs in parallel across clients) and hands the client to the gateway.
 func (s *socket) connect(auth json.RawMessage) {
+	header := s.bearer
+	s.bearer = "" // one CONNECT per session: never needed again
 	token, present, resume, err := fromAuth(auth)
 	if err != nil {
 		s.securityEvent(security.EventAuthInvalid, err.Error())
@@ -222,7 +224,7 @@ func (s *socket) connect(auth json.RawMessage) {
 		return
 	}
 	if !present {
-		token = s.bearer
+		token = header
 	}
 	if token == "" {
 		s.securityEvent(security.EventAuthMissing, "")

@@ -73,12 +73,35 @@ func TestOriginAllowed(t *testing.T) {
 		{"https://anything.example", []string{"*"}, true},
 		{"null", []string{"http://localhost:3000"}, false},
 	}
+	loopback := []struct {
+		origin string
+		want   bool
+	}{
+		{"http://localhost:5173", true},
+		{"http://127.0.0.1:8081", true},
+		{"http://LOCALHOST", true},
+		{"https://localhost:5173", false}, // only what a dev server serves
+		{"http://localhost.evil.example", false},
+		{"http://127.0.0.1.evil.example:80", false},
+		{"http://user@localhost:1", false},
+		{"http://10.0.0.1:5173", false},
+	}
+	for _, tt := range loopback {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Origin", tt.origin)
+		if got := originAllowed(r, []string{"http://localhost:3000"}, true); got != tt.want {
+			t.Errorf("development mode, origin %q: got %v", tt.origin, got)
+		}
+		if tt.origin != "http://localhost:3000" && originAllowed(r, []string{"http://localhost:3000"}, false) {
+			t.Errorf("origin %q allowed outside development mode", tt.origin)
+		}
+	}
 	for _, tt := range tests {
 		r, _ := http.NewRequest(http.MethodGet, "/", nil)
 		if tt.origin != "" {
 			r.Header.Set("Origin", tt.origin)
 		}
-		if got := originAllowed(r, tt.allowed); got != tt.want {
+		if got := originAllowed(r, tt.allowed, false); got != tt.want {
 			t.Errorf("origin %q allowed %v: got %v", tt.origin, tt.allowed, got)
 		}
 	}

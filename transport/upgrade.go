@@ -26,12 +26,14 @@ func (c *Conn) upgrade() bool {
 		return c.probeFailed("3probe not written")
 	}
 	_ = c.nc.SetWriteDeadline(time.Time{})
+	p.probing.Store(true)
 	p.signal() // a pending GET answers 6 (noop) or what is queued
 	if !c.expect(socketio.UpgradePacket) {
+		p.probing.Store(false)
 		return c.probeFailed("no upgrade packet")
 	}
 	if !p.switchTo(c) {
-		return c.probeFailed("session ended during the probe")
+		return c.probeFailed("session ended or upgraded during the probe")
 	}
 	c.probe = nil
 	c.srv.metrics.upgrades.WithLabelValues("polling_upgraded").Inc()
@@ -68,8 +70,8 @@ func (p *pollSession) switchTo(c *Conn) bool {
 	defer p.mu.Unlock()
 	p.drainMu.Lock()
 	defer p.drainMu.Unlock()
-	if p.ended.Load() {
-		return false
+	if p.ended.Load() || p.ws.Load() != nil {
+		return false // ended, or another probe took the session first
 	}
 	p.ws.Store(c)
 	p.out.handOver(func() { go c.writePump() })

@@ -82,6 +82,21 @@ func isBroadcast(frame, event string) bool {
 	return err == nil
 }
 
+// withoutOffset returns a broadcast frame without its recovery offset (the
+// last argument, a decimal string) and whether it had one:
+// 42["e",{"n":1},"17"] → 42["e",{"n":1}].
+func withoutOffset(frame string) (string, bool) {
+	body, ok := strings.CutSuffix(frame, `"]`)
+	i := strings.LastIndex(body, `,"`)
+	if !ok || i < 0 {
+		return frame, false
+	}
+	if _, err := strconv.ParseUint(body[i+2:], 10, 64); err != nil {
+		return frame, false
+	}
+	return body[:i] + "]", true
+}
+
 func publishTo(t *testing.T, addr, room, event string) map[string]any {
 	t.Helper()
 	body := `{"room":"` + room + `","event":"` + event + `","data":1}`

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hyvve/gateway/actors"
+	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/transport"
 	"github.com/hyvve/gateway/transport/cluster"
 )
@@ -53,6 +54,12 @@ type Config struct {
 	NATSRequiredForReady bool
 	NATSRecipientsWait   time.Duration
 	PprofAddr            string
+	HTTPReadTimeout      time.Duration
+	HTTPIdleTimeout      time.Duration
+	MaxHeaderBytes       int
+	MaxOpenConnections   int
+	MaxTokenBytes        int
+	ConnectTimeout       time.Duration
 }
 
 // setting is one configuration variable: its environment name, flag, default
@@ -72,24 +79,24 @@ var settings = []setting{
 	{"JWT_ISSUER", "", "required iss claim, when set", false, str(func(c *Config) *string { return &c.JWTIssuer })},
 	{"JWT_AUDIENCE", "", "required aud claim, when set", false, str(func(c *Config) *string { return &c.JWTAudience })},
 	{"PUBLISH_API_KEY", "", "bearer key of POST /v1/publish; empty turns the endpoint off (404)", true, str(func(c *Config) *string { return &c.PublishAPIKey })},
-	{"ADMIN_API_KEY", "", "bearer key of POST /debug/faults", true, str(func(c *Config) *string { return &c.AdminAPIKey })},
+	{"ADMIN_API_KEY", "", "bearer key of the operator console (/admin) and of POST /debug/faults; empty turns both off (404)", true, str(func(c *Config) *string { return &c.AdminAPIKey })},
 	{"FAULT_INJECTION", "0", "1 enables POST /debug/faults (needs ADMIN_API_KEY)", false, boolean(func(c *Config) *bool { return &c.FaultInjection })},
-	{"PING_INTERVAL", "25s", "Engine.IO ping interval", false, duration(func(c *Config) *time.Duration { return &c.PingInterval })},
-	{"PING_TIMEOUT", "20s", "time a client has to answer a ping", false, duration(func(c *Config) *time.Duration { return &c.PingTimeout })},
-	{"MAX_CONNECTIONS_PER_IP", "10", "live connections per client IP (TOO_MANY_CONNECTIONS past it)", false, integer(func(c *Config) *int { return &c.MaxConnectionsPerIP })},
-	{"MAX_MESSAGES_PER_MINUTE", "60", "client events per connection per minute (RATE_LIMITED past it)", false, integer(func(c *Config) *int { return &c.MaxMessagesPerMinute })},
-	{"MAX_MESSAGE_BYTES", "100000", "largest frame (close 1009 past it) and publish body (413), advertised as maxPayload", false, integer(func(c *Config) *int { return &c.MaxMessageBytes })},
-	{"OUTBOUND_QUEUE_BYTES", "1048576", "unwritten bytes queued per connection before it is dropped as a slow client", false, integer(func(c *Config) *int { return &c.OutboundQueueBytes })},
+	{"PING_INTERVAL", dur(transport.DefaultPingInterval), "Engine.IO ping interval", false, duration(func(c *Config) *time.Duration { return &c.PingInterval })},
+	{"PING_TIMEOUT", dur(transport.DefaultPingTimeout), "time a client has to answer a ping", false, duration(func(c *Config) *time.Duration { return &c.PingTimeout })},
+	{"MAX_CONNECTIONS_PER_IP", strconv.Itoa(actors.DefaultMaxConnectionsPerIP), "live connections per client IP (TOO_MANY_CONNECTIONS past it)", false, integer(func(c *Config) *int { return &c.MaxConnectionsPerIP })},
+	{"MAX_MESSAGES_PER_MINUTE", strconv.Itoa(actors.DefaultMaxMessagesPerMinute), "client events per connection per minute (RATE_LIMITED past it)", false, integer(func(c *Config) *int { return &c.MaxMessagesPerMinute })},
+	{"MAX_MESSAGE_BYTES", strconv.Itoa(transport.DefaultMaxMessageBytes), "largest frame (close 1009 past it) and publish body (413), advertised as maxPayload", false, integer(func(c *Config) *int { return &c.MaxMessageBytes })},
+	{"OUTBOUND_QUEUE_BYTES", strconv.Itoa(transport.DefaultOutboundQueueBytes), "unwritten bytes queued per connection before it is dropped as a slow client", false, integer(func(c *Config) *int { return &c.OutboundQueueBytes })},
 	{"ALLOWED_ORIGINS", "http://localhost:3000", "comma-separated Origin values allowed to upgrade; * allows any", false, list(func(c *Config) *[]string { return &c.AllowedOrigins })},
 	{"TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", false, prefixes},
-	{"ROOM_IDLE_TIMEOUT", "5m", "how long an empty room lives", false, duration(func(c *Config) *time.Duration { return &c.RoomIdleTimeout })},
-	{"TOKEN_EXPIRY_WARNING", "60s", "how long before exp the token_expiring event is sent", false, duration(func(c *Config) *time.Duration { return &c.TokenExpiryWarning })},
-	{"RECOVERY_WINDOW", "2m", "how long a session that lost its transport is kept for the client to recover it, and how long room broadcasts are kept for its replay; 0 turns recovery off", false, duration(func(c *Config) *time.Duration { return &c.RecoveryWindow })},
-	{"RECOVERY_MAX_MESSAGES", "1000", "most broadcasts kept per room for recovery (a client that missed more gets a fresh session)", false, integer(func(c *Config) *int { return &c.RecoveryMaxMessages })},
+	{"ROOM_IDLE_TIMEOUT", dur(actors.DefaultRoomIdleTimeout), "how long an empty room lives", false, duration(func(c *Config) *time.Duration { return &c.RoomIdleTimeout })},
+	{"TOKEN_EXPIRY_WARNING", dur(actors.DefaultTokenExpiryWarning), "how long before exp the token_expiring event is sent", false, duration(func(c *Config) *time.Duration { return &c.TokenExpiryWarning })},
+	{"RECOVERY_WINDOW", dur(actors.DefaultRecoveryWindow), "how long a session that lost its transport is kept for the client to recover it, and how long room broadcasts are kept for its replay; 0 turns recovery off", false, duration(func(c *Config) *time.Duration { return &c.RecoveryWindow })},
+	{"RECOVERY_MAX_MESSAGES", strconv.Itoa(actors.DefaultRecoveryMaxMessages), "most broadcasts kept per room for recovery (a client that missed more gets a fresh session)", false, integer(func(c *Config) *int { return &c.RecoveryMaxMessages })},
 	{"SHUTDOWN_TIMEOUT", "10s", "longest SIGTERM drain before exit", false, duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"RBAC_POLICY_FILE", "", "JSON role policy replacing the default one", false, str(func(c *Config) *string { return &c.RBACPolicyFile })},
 	{"ACTION_WEBHOOK_URL", "", "when set, allowed dashboard actions are POSTed here and its answer is the ack", false, str(func(c *Config) *string { return &c.ActionWebhookURL })},
-	{"ACTION_WEBHOOK_TIMEOUT", "5s", "timeout of one webhook call (UPSTREAM_UNAVAILABLE past it)", false, duration(func(c *Config) *time.Duration { return &c.ActionWebhookTimeout })},
+	{"ACTION_WEBHOOK_TIMEOUT", dur(actors.DefaultActionWebhookTimeout), "timeout of one webhook call (UPSTREAM_UNAVAILABLE past it)", false, duration(func(c *Config) *time.Duration { return &c.ActionWebhookTimeout })},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false, str(func(c *Config) *string { return &c.LogLevel })},
 	{"LOG_FORMAT", "json", "json or text", false, str(func(c *Config) *string { return &c.LogFormat })},
 	{"NATS_URL", "", "join an external NATS (cluster) to share rooms with other gateway nodes", false, str(func(c *Config) *string { return &c.NATSURL })},
@@ -99,7 +106,27 @@ var settings = []setting{
 	{"NODE_ID", "", "this node's name in logs and metrics; empty: random", false, str(func(c *Config) *string { return &c.NodeID })},
 	{"NATS_REQUIRED_FOR_READY", "0", "1: /readyz answers 503 while the NATS link is down", false, boolean(func(c *Config) *bool { return &c.NATSRequiredForReady })},
 	{"PPROF_ADDR", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); empty: off", false, str(func(c *Config) *string { return &c.PprofAddr })},
-	{"NATS_RECIPIENTS_WAIT", "250ms", "how long a publish waits for the other nodes' recipient counts before answering partial", false, duration(func(c *Config) *time.Duration { return &c.NATSRecipientsWait })},
+	{"NATS_RECIPIENTS_WAIT", dur(cluster.DefaultRecipientsWait), "how long a publish waits for the other nodes' recipient counts before answering partial", false, duration(func(c *Config) *time.Duration { return &c.NATSRecipientsWait })},
+	{"HTTP_READ_TIMEOUT", dur(transport.DefaultReadTimeout), "longest time to read one HTTP request, body included (a WebSocket drops it at the upgrade)", false, duration(func(c *Config) *time.Duration { return &c.HTTPReadTimeout })},
+	{"HTTP_IDLE_TIMEOUT", dur(transport.DefaultIdleTimeout), "an idle HTTP keep-alive connection is closed after it", false, duration(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout })},
+	{"MAX_HEADER_BYTES", strconv.Itoa(transport.DefaultMaxHeaderBytes), "largest request header block (431 past it), the upgrade's included", false, integer(func(c *Config) *int { return &c.MaxHeaderBytes })},
+	{"CONNECT_TIMEOUT", dur(transport.DefaultConnectTimeout), "a socket that has not sent its Socket.IO CONNECT within it is closed", false, duration(func(c *Config) *time.Duration { return &c.ConnectTimeout })},
+	{"MAX_TOKEN_BYTES", strconv.Itoa(security.DefaultMaxTokenBytes), "longest token accepted (CONNECT or token_refresh); a longer one is INVALID_TOKEN before any decoding", false, integer(func(c *Config) *int { return &c.MaxTokenBytes })},
+	{"MAX_OPEN_CONNECTIONS", "0", "TCP connections open at once (closed at accept past it, /healthz and /metrics keep 16 more); 0: the file limit minus 64", false, integer(func(c *Config) *int { return &c.MaxOpenConnections })},
+}
+
+// dur writes a default duration as the contract and README show it: 5m
+// and 60s, not 5m0s and 1m0s.
+func dur(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d > time.Minute && d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
 }
 
 // flagName turns PING_INTERVAL into ping-interval.
@@ -154,7 +181,8 @@ func (c *Config) validate() []error {
 	}
 	positive := map[string]time.Duration{"PING_INTERVAL": c.PingInterval, "PING_TIMEOUT": c.PingTimeout,
 		"ROOM_IDLE_TIMEOUT": c.RoomIdleTimeout, "TOKEN_EXPIRY_WARNING": c.TokenExpiryWarning,
-		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "ACTION_WEBHOOK_TIMEOUT": c.ActionWebhookTimeout}
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "ACTION_WEBHOOK_TIMEOUT": c.ActionWebhookTimeout,
+		"HTTP_READ_TIMEOUT": c.HTTPReadTimeout, "HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "CONNECT_TIMEOUT": c.ConnectTimeout}
 	for name, d := range positive {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
@@ -164,10 +192,14 @@ func (c *Config) validate() []error {
 		errs = append(errs, errors.New("RECOVERY_WINDOW must not be negative (0 turns recovery off)"))
 	}
 	for name, n := range map[string]int{"MAX_CONNECTIONS_PER_IP": c.MaxConnectionsPerIP, "MAX_MESSAGES_PER_MINUTE": c.MaxMessagesPerMinute,
-		"MAX_MESSAGE_BYTES": c.MaxMessageBytes, "OUTBOUND_QUEUE_BYTES": c.OutboundQueueBytes, "RECOVERY_MAX_MESSAGES": c.RecoveryMaxMessages} {
+		"MAX_MESSAGE_BYTES": c.MaxMessageBytes, "OUTBOUND_QUEUE_BYTES": c.OutboundQueueBytes, "MAX_HEADER_BYTES": c.MaxHeaderBytes,
+		"MAX_TOKEN_BYTES": c.MaxTokenBytes, "RECOVERY_MAX_MESSAGES": c.RecoveryMaxMessages} {
 		if n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive integer", name))
 		}
+	}
+	if c.MaxOpenConnections < 0 {
+		errs = append(errs, errors.New("MAX_OPEN_CONNECTIONS must be 0 (from the file limit) or positive"))
 	}
 	if c.OutboundQueueBytes > 0 && c.OutboundQueueBytes < c.MaxMessageBytes {
 		errs = append(errs, errors.New("OUTBOUND_QUEUE_BYTES must be at least MAX_MESSAGE_BYTES"))
@@ -194,6 +226,8 @@ func (c *Config) transportConfig() transport.Config {
 		PingInterval: c.PingInterval, PingTimeout: c.PingTimeout, MaxMessageBytes: c.MaxMessageBytes,
 		AllowedOrigins: c.AllowedOrigins, TrustedProxies: c.TrustedProxies,
 		OutboundQueueBytes: c.OutboundQueueBytes, PublishAPIKey: c.PublishAPIKey,
+		ReadTimeout: c.HTTPReadTimeout, IdleTimeout: c.HTTPIdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
+		ConnectTimeout: c.ConnectTimeout,
 	}
 }
 
@@ -215,6 +249,7 @@ func (c *Config) actorsConfig() actors.Config {
 		RoomIdleTimeout: c.RoomIdleTimeout, TokenExpiryWarning: c.TokenExpiryWarning,
 		ActionWebhookURL: c.ActionWebhookURL, ActionWebhookTimeout: c.ActionWebhookTimeout,
 		FaultInjection: c.FaultInjection && c.AdminAPIKey != "",
+		Console:        c.AdminAPIKey != "",
 	}
 }
 

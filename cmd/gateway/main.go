@@ -39,6 +39,15 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil))
 }
 
+// Connection budget from the file limit: fdReserve descriptors stay for the
+// process itself (NATS, webhook calls, log files) and, within them,
+// healthSpare connections for /healthz, /readyz and /metrics once the
+// budget is used up (transport.LimitListener).
+const (
+	fdReserve   = 64
+	healthSpare = 16
+)
+
 // devTokenTTL is how long the development token printed at start is valid.
 const devTokenTTL = 24 * time.Hour
 
@@ -54,9 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	secret := []byte(cfg.JWTSecret)
 	devMode := cfg.JWTSecret == "" && cfg.JWTPublicKeyFile == "" && cfg.JWTJWKSURL == ""
+	var dev devSetup
 	if devMode {
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret)
+		dev = setUpDevMode(&cfg, getenv)
+		secret = dev.secret
 	}
 	var publicKey []byte
 	if cfg.JWTPublicKeyFile != "" {
@@ -67,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	verifier, closer, err := security.NewVerifier(ctx, security.VerifierConfig{
 		Secret: hmacSecret(devMode, cfg.JWTSecret, secret), PublicKeyPEM: publicKey, JWKSURL: cfg.JWTJWKSURL,
-		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, MaxTokenBytes: cfg.MaxTokenBytes,
 	})
 	if err != nil {
 		log.Error("cannot build the token verifier", "err", err)
@@ -94,7 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log = log.With("node", node.ID())
 		log.Info("cluster enabled", "nats_client_url", node.ClientURL(), "nats_route_url", node.RouteURL())
 	}
-	events := security.NewEventLog(log, reg, 0, 0)
+	feed := consoleFeed(&cfg)
+	events := security.NewEventLog(securityLogger(feed, log), reg, 0, 0)
 	system, err := actors.NewSystem(cfg.actorsConfig(), actors.Deps{
 		Logger: log, Events: events, Verifier: verifier, Policy: policy, Registry: reg,
 		HTTPClient: &http.Client{Timeout: cfg.ActionWebhookTimeout}, Cluster: node,
@@ -103,9 +114,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Error("cannot start the actor system", "err", err)
 		return 1
 	}
-	srv := transport.NewServer(cfg.transportConfig(), transport.Deps{
-		Verifier: verifier, Gateway: system, Events: events, Logger: log, Registry: reg, Ready: node.Ready,
-	})
+	tcfg := cfg.transportConfig()
+	tcfg.AllowLoopbackOrigins = devMode
+	deps := transport.Deps{Verifier: verifier, Gateway: system, Events: events, Logger: log, Registry: reg, Ready: node.Ready}
+	if node != nil {
+		deps.Relay = node // polling requests reach their session's node: no sticky sessions
+	}
+	srv := transport.NewServer(tcfg, deps)
+	if err := node.ServeRelay(srv.ServeRelayed); err != nil {
+		log.Error("cannot serve the polling relay", "err", err)
+		system.Shutdown()
+		return 1
+	}
 	if cfg.FaultInjection && cfg.AdminAPIKey == "" {
 		log.Warn("FAULT_INJECTION=1 without ADMIN_API_KEY: fault injection stays off")
 	}
@@ -129,11 +149,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		system.Shutdown()
 		return 1
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	budget := connectionBudget(cfg.MaxOpenConnections)
+	ln = transport.LimitListener(ln, budget, healthSpare, func() {
+		log.Debug("connection refused at accept: MAX_OPEN_CONNECTIONS reached", "budget", budget)
+	})
+	httpSrv := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	mountConsole(&cfg, feed, srv, system, reg, log, httpSrv)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	if devMode {
-		announceDevMode(stderr, log, secret, ln.Addr().String())
+		announceDevMode(stderr, log, dev, ln.Addr().String())
 	}
 	log.Info("gateway listening", "addr", ln.Addr().String(), "dev_mode", devMode)
 	if started != nil {
@@ -193,11 +218,47 @@ func hmacSecret(devMode bool, configured string, dev []byte) []byte {
 	return []byte(configured)
 }
 
-// announceDevMode prints the insecure-mode warning and a ready token. The
-// dev token is the one token that may ever appear in the output.
-func announceDevMode(w io.Writer, log *slog.Logger, secret []byte, addr string) {
-	log.Warn("INSECURE DEVELOPMENT MODE: no JWT key configured (JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL); tokens are signed with a random secret that lives only in this process. Never run this in production.")
-	token, err := security.MintHS256(secret, security.Claims{
+// devSetup is what development mode runs with and announces.
+type devSetup struct {
+	secret     []byte
+	secretPath string // where the secret is kept; empty: it lives only in this process
+	keepErr    error  // why it could not be kept
+	publishKey string // the development publish key; empty: PUBLISH_API_KEY is set
+}
+
+// setUpDevMode loads (or creates) the kept development secret, falling back
+// to a random one, and sets a development publish key when none is set.
+func setUpDevMode(cfg *Config, getenv func(string) string) devSetup {
+	var d devSetup
+	path, err := devSecretPath(getenv)
+	if err == nil {
+		d.secret, err = loadDevSecret(path)
+	}
+	if err != nil {
+		d.keepErr = err
+		d.secret = make([]byte, devSecretBytes)
+		_, _ = rand.Read(d.secret)
+	} else {
+		d.secretPath = path
+	}
+	if cfg.PublishAPIKey == "" {
+		d.publishKey = devPublishKey(d.secret)
+		cfg.PublishAPIKey = d.publishKey
+	}
+	return d
+}
+
+// announceDevMode prints the insecure-mode warning, a ready token and, when
+// no PUBLISH_API_KEY is set, the development publish key with a curl line.
+// These are the one token and the one key that may appear in the output.
+func announceDevMode(w io.Writer, log *slog.Logger, d devSetup, addr string) {
+	where := "kept in " + d.secretPath + " (tokens outlive a restart; `gateway token` signs with it)"
+	if d.secretPath == "" {
+		where = "random, living only in this process (it could not be kept: " + d.keepErr.Error() + ")"
+	}
+	log.Warn("INSECURE DEVELOPMENT MODE: no JWT key configured (JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL); tokens are signed with a development secret " +
+		where + ", and any http://localhost or http://127.0.0.1 origin may connect. Never run this in production.")
+	token, err := security.MintHS256(d.secret, security.Claims{
 		Subject: "dev-user", WorkspaceID: "dev-workspace", Role: "owner", ExpiresAt: time.Now().Add(devTokenTTL),
 	})
 	if err != nil {
@@ -207,8 +268,11 @@ func announceDevMode(w io.Writer, log *slog.Logger, secret []byte, addr string) 
 	_, port, _ := net.SplitHostPort(addr)
 	fmt.Fprintf(w, `
 ================= INSECURE DEVELOPMENT MODE =================
-No JWT key is configured. This gateway accepts only tokens signed
-with a random secret generated at start. Do not use in production.
+No JWT key is configured. Tokens are signed with a development
+secret, %s.
+Any http://localhost:* or http://127.0.0.1:* browser origin may
+connect (development mode only), besides ALLOWED_ORIGINS.
+Do not use in production.
 
 Development token (sub=dev-user, workspaceId=dev-workspace,
 role=owner, valid %s):
@@ -217,13 +281,35 @@ role=owner, valid %s):
 
 Try it:
   io("http://localhost:%s", { transports: ["websocket"], auth: { token: "<token above>" } })
-=============================================================
-
-`, devTokenTTL, token, port)
+Another identity:
+  go run ./cmd/gateway token --sub alice --workspace dev-workspace
+`, where, devTokenTTL, token, port)
+	if d.publishKey != "" {
+		fmt.Fprintf(w, `
+Development publish key (PUBLISH_API_KEY is not set): %s
+  curl -X POST http://localhost:%s/v1/publish -H "Authorization: Bearer %s" \
+    -d '{"room":"workspace:dev-workspace:dashboard","event":"metrics.updated","data":{"cpu":0.42}}'
+`, d.publishKey, port, d.publishKey)
+	}
+	fmt.Fprint(w, "=============================================================\n\n")
 }
 
 // faultAdapter adapts actors.System to transport.FaultInjector.
 type faultAdapter struct{ s *actors.System }
+
+// Kinds lists supervision's injectable kinds of actor.
+func (faultAdapter) Kinds() []string { return names(supervision.Injectable) }
+
+// Faults lists supervision's faults.
+func (faultAdapter) Faults() []string { return names(supervision.Faults) }
+
+func names[T ~string](v []T) []string {
+	out := make([]string, len(v))
+	for i, s := range v {
+		out[i] = string(s)
+	}
+	return out
+}
 
 func (f faultAdapter) InjectFault(ctx context.Context, kind, target, fault string, d time.Duration) (int, error) {
 	return f.s.InjectFault(ctx, supervision.Kind(kind), target, supervision.Fault(fault), d)

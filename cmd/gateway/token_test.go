@@ -37,7 +37,7 @@ func TestTokenCommand(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
-	if code := runToken([]string{"--sub", "u", "--workspace", "w"}, env(nil), &out, &errOut); code != 2 {
-		t.Errorf("without a secret: exit %d, want 2", code)
+	if code := runToken([]string{"--sub", "u", "--workspace", "w"}, env(map[string]string{"JWT_PUBLIC_KEY_FILE": "key.pem"}), &out, &errOut); code != 2 {
+		t.Errorf("with a public key and no secret: exit %d, want 2", code)
 	}
 }

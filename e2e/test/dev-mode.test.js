@@ -2,17 +2,29 @@
 // CONTRACT §7: with no JWT key the gateway runs in development mode with a printed token.
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { test } = require('node:test');
 const { decodeToken, mintToken, spawnTracked, startGateway, TextSink } = require('./helpers');
 
 const JWT = /\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\b/g;
 
-async function startDevGateway(t) {
-  const gw = await startGateway(t, { JWT_SECRET: undefined });
+// A development-mode gateway keeps its secret in XDG_CONFIG_HOME; each test
+// gets its own directory (configDir) so no run touches the user's.
+async function startDevGateway(t, configDir) {
+  if (!configDir) {
+    configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-dev-'));
+    t.after(() => fs.rmSync(configDir, { recursive: true, force: true }));
+  }
+  const gw = await startGateway(t, { JWT_SECRET: undefined, PUBLISH_API_KEY: undefined, XDG_CONFIG_HOME: configDir });
   const tokens = gw.stderr.text.match(JWT) || [];
   assert.equal(new Set(tokens).size, 1, `exactly one token printed, got ${tokens.length}`);
   gw.devToken = tokens[0];
+  const key = gw.stderr.text.match(/Authorization: Bearer (dev-[0-9a-f]+)/);
+  assert.ok(key, 'a development publish key with a curl line is printed');
+  gw.publishKey = gw.devPublishKey = key[1];
+  gw.configDir = configDir;
   return gw;
 }
 
@@ -37,7 +49,7 @@ test('development mode: a loud insecure-mode warning and a printed token that co
   assert.deepEqual(await c.waitFor('hello'), { dev: true });
 });
 
-test('development mode signs with a random secret: other tokens are refused', async (t) => {
+test('development mode keeps its secret per config directory: guessable and foreign tokens are refused', async (t) => {
   const gw = await startDevGateway(t);
   const claims = decodeToken(gw.devToken);
   // A token with the same claims signed with a guessable secret is refused.
@@ -45,10 +57,15 @@ test('development mode signs with a random secret: other tokens are refused', as
     const forged = gw.remember(mintToken(secret, claims));
     assert.equal((await gw.connectError(forged)).message, 'INVALID_TOKEN', `secret ${JSON.stringify(secret)}`);
   }
-  // And another dev-mode process does not accept this one's token.
+  // Another developer's gateway (another config directory) does not accept this one's token.
   const other = await startDevGateway(t);
   other.remember(gw.devToken);
   assert.equal((await other.connectError(gw.devToken)).message, 'INVALID_TOKEN');
+  // The same one after a restart does: the secret outlives the process.
+  const again = await startDevGateway(t, gw.configDir);
+  assert.equal(again.devPublishKey, gw.devPublishKey, 'the development publish key is stable too');
+  again.devToken = gw.devToken;
+  assert.ok((await again.connect(gw.devToken)).id);
 });
 
 test('the README quick start: example.js with the printed dev token receives a publish', async (t) => {

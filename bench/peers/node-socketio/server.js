@@ -2,6 +2,8 @@
 // serving the surface the load tool uses, and nothing else.
 //
 //   GET  /socket.io/?EIO=4&transport=websocket   Socket.IO v5 over WebSocket
+//   GET/POST /socket.io/?EIO=4&transport=polling  … over HTTP long-polling, and its
+//        upgrade to WebSocket (Socket.IO's default transports)
 //        CONNECT {"token": "<HS256 JWT>"}        checked with node:crypto when JWT_SECRET is set
 //        join_room {"room": "…"} → ack {"joined": "…"}
 //   POST /v1/publish {"room","event","data"}      → io.to(room).emit(event, data)
@@ -93,7 +95,7 @@ const server = http.createServer((req, res) => {
 });
 
 const io = new Server(server, {
-  transports: ['websocket'],
+  transports: ['polling', 'websocket'], // Socket.IO's default: long-polling and the upgrade
   serveClient: false,
   pingInterval: PING_INTERVAL_MS,
   pingTimeout: PING_TIMEOUT_MS,

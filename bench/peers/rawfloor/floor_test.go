@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hyvve/gateway/bench"
+	"github.com/hyvve/gateway/bench/internal/bench"
 )
 
 // startFloor serves a raw floor in-process; the bench client and load tool

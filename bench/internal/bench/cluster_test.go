@@ -1,0 +1,186 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseClusterFlagsDefaultsAreTheFanoutTargets(t *testing.T) {
+	c, err := ParseClusterFlags([]string{"-repo", "../../.."}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Workload
+	if c.Nodes != 3 || c.Rounds != 3 || c.P99Target != 1.3 || w.Scenario != ScenarioFanout || w.Clients != 1000 || w.Rooms != 1 ||
+		w.Messages != 500 || w.Rate != 50 || w.PayloadBytes != 200 || !w.Probe || w.Format != "json" || c.OutDir != "out" || !c.Build {
+		t.Errorf("got %+v", c)
+	}
+	q, err := ParseClusterFlags([]string{"-repo", "../../..", "-quick", "-messages", "30", "-nodes", "2", "-rounds", "1", "-progress=false"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Nodes != 2 || q.Rounds != 1 || q.Workload.Clients != quickClients || q.Workload.Messages != 30 || q.Workload.Progress {
+		t.Errorf("-quick: got %+v", q)
+	}
+}
+
+func TestParseClusterFlagsRejectsBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-repo", "../../..", "-nodes", "1"}, "-nodes must be between 2 and 9 (got 1)"},
+		{[]string{"-repo", "../../..", "-nodes", "10"}, "-nodes must be between 2 and 9"},
+		{[]string{"-repo", "../../..", "-clients", "2"}, "-clients must be at least -nodes (3)"},
+		{[]string{"-repo", "../../..", "-rounds", "0"}, "-rounds must be between 1"},
+		{[]string{"-repo", "../../..", "-p99-target", "0"}, "-p99-target must be a positive ratio"},
+		{[]string{"-repo", "../../..", "-payload", "1"}, "-payload must be between 64"},
+		{[]string{"-repo", "/nonexistent"}, "no go.mod of github.com/hyvve/gateway there"},
+		{[]string{"-repo", "../.."}, "no go.mod of github.com/hyvve/gateway there"},
+		{[]string{"-repo", "../../..", "extra"}, "unexpected arguments: extra"},
+	} {
+		_, err := ParseClusterFlags(tc.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestClusterNodeEnvRoutesToTheEarlierNodes(t *testing.T) {
+	if got := clusterNodeEnv(nodeID(0), nil); !slices.Equal(got, []string{"NODE_ID=a", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:0", "NATS_ROUTES="}) {
+		t.Errorf("first node: %q", got)
+	}
+	got := clusterNodeEnv(nodeID(2), []string{"nats-route://127.0.0.1:1", "nats-route://127.0.0.1:2"})
+	if !slices.Contains(got, "NODE_ID=c") || !slices.Contains(got, "NATS_ROUTES=nats-route://127.0.0.1:1,nats-route://127.0.0.1:2") {
+		t.Errorf("third node: %q", got)
+	}
+	// The caller's shell cannot cluster (or uncluster) a measured gateway.
+	for _, name := range []string{"NATS_URL", "NATS_LISTEN", "NATS_ROUTES", "NODE_ID"} {
+		if !slices.Contains(gatewayEnvNames(), name) {
+			t.Errorf("%s is not filtered from the inherited environment", name)
+		}
+	}
+}
+
+func TestCopyUntilListeningReadsTheRouteURL(t *testing.T) {
+	lines := `{"msg":"cluster: embedded NATS server started"}
+{"msg":"cluster enabled","nats_client_url":"nats://127.0.0.1:4222","nats_route_url":"nats-route://127.0.0.1:6222"}
+{"msg":"gateway listening","addr":"127.0.0.1:8080"}
+{"msg":"later"}
+`
+	ready := make(chan listening, 1)
+	var log strings.Builder
+	copyUntilListening(strings.NewReader(lines), &log, ready)
+	if l := <-ready; l.addr != "127.0.0.1:8080" || l.route != "nats-route://127.0.0.1:6222" {
+		t.Errorf("got %+v", l)
+	}
+	if log.String() != lines {
+		t.Errorf("log %q", log.String())
+	}
+}
+
+func TestStartGatewaysBounds(t *testing.T) {
+	for _, n := range []int{0, maxClusterNodes + 1} {
+		if _, err := StartGateways(context.Background(), PeerSetup{}, n, t.TempDir(), "x"); err == nil {
+			t.Errorf("%d nodes: no error", n)
+		}
+	}
+}
+
+func fakeClusterComparison(t *testing.T, clusterP99 float64) *ClusterComparison {
+	dir := t.TempDir()
+	res := func(d Deployment, p99 float64, nodes int) *Result {
+		r := &Result{Scenario: ScenarioFanout, Peer: string(d), Latency: LatencySummary{P50: 1, P99: p99}, Expected: 1000, ServerRecipients: 1000,
+			Server: &ServerStats{CPUPublishSecs: float64(nodes), RSSConnectedMB: 10 * float64(nodes), OtherCPUSeconds: new(0.25 * p99)}, CDF: []float64{0.5, 1, p99}}
+		for i := range nodes {
+			if nodes > 1 {
+				r.Server.Nodes = append(r.Server.Nodes, NodeStats{PID: 100 + i, CPUPublishSecs: float64(i + 1), RSSConnectedMB: 10})
+				r.PerTarget = append(r.PerTarget, TargetStats{Clients: 333, Latency: LatencySummary{P99: p99 - float64(2-i)}})
+			}
+		}
+		return r
+	}
+	w := DefaultConfig(ScenarioFanout, false)
+	return &ClusterComparison{
+		Config: ClusterConfig{Nodes: 3, Rounds: 2, Workload: w, P99Target: 1.3, OutDir: dir, RepoDir: "../../.."},
+		Measurements: []ClusterMeasurement{
+			{Deployment: DeploySingle, Round: 1, Result: res(DeploySingle, 4, 1)},
+			{Deployment: DeployCluster, Round: 1, Result: res(DeployCluster, clusterP99, 3)},
+			{Deployment: DeploySingle, Round: 2, Result: res(DeploySingle, 6, 1)},
+			{Deployment: DeployCluster, Round: 2, Err: "bench: gateway did not say it was listening"},
+		},
+	}
+}
+
+func TestClusterMarkdown(t *testing.T) {
+	c := fakeClusterComparison(t, 6)
+	if c.Failed() != 1 {
+		t.Errorf("Failed() = %d, want 1", c.Failed())
+	}
+	if r := c.P99Ratio(); math.Abs(r-1.2) > 1e-9 {
+		t.Errorf("P99Ratio = %g, want 6 / median(4, 6) = 1.2", r)
+	}
+	var b strings.Builder
+	if err := c.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"## Cross-node fan-out: 3 clustered gateways vs one",
+		"spread round-robin over the nodes (334, 333, 333)",
+		"2/3 of the deliveries cross NATS",
+		"**Delivery latency p99, cluster ÷ single: 1.20× (target ≤ 1.3×: met).**",
+		"| metric | single node | 3-node cluster | cluster/single |",
+		"| runs ok | 2/2 | 1/2 | |",
+		"| latency p99 (ms) | 5.00 | 6.00 | 1.20× |",
+		"| server CPU while publishing, all nodes (s) | 1.00 | 3.00 | 3.00× |",
+		"| server recipients ÷ expected deliveries | 1.0000 | 1.0000 | 1.00× |",
+		"latency p99 (ms) per round: single 4.00, 6.00; cluster 6.00.",
+		"| CPU of other processes during the run (s) | 1.25 | 1.50 | 1.20× |",
+		"CPU of other processes during the run (s) per round: single 1.00, 1.50; cluster 1.50.",
+		"| cluster node | a (334 subscribers, publishes) | b (333 subscribers) | c (333 subscribers) |",
+		"| CPU while publishing (s) | 1.00 | 2.00 | 3.00 |",
+		"| its subscribers' latency p99 (ms) | 4.00 | 5.00 | 6.00 |",
+		"- cluster round 2: `bench: gateway did not say it was listening`",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	b.Reset()
+	_ = fakeClusterComparison(t, 7).WriteMarkdown(&b)
+	if !strings.Contains(b.String(), "1.40× (target ≤ 1.3×: **missed**)") {
+		t.Errorf("a missed target must say so:\n%s", b.String())
+	}
+}
+
+func TestClusterWriteFiles(t *testing.T) {
+	c := fakeClusterComparison(t, 6)
+	files, err := c.WriteFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := c.Config.OutDir
+	want := []string{filepath.Join(dir, "cluster.md"), filepath.Join(dir, "cluster.jsonl"), filepath.Join(dir, "latency-cluster.png")}
+	if !slices.Equal(files, want) {
+		t.Errorf("wrote %q, want %q", files, want)
+	}
+	jl, _ := os.ReadFile(want[1])
+	if n := strings.Count(string(jl), "\n"); n != 3 || !strings.Contains(string(jl), `"nodes":[{"pid":100`) {
+		t.Errorf("cluster.jsonl has %d lines:\n%s", n, jl)
+	}
+}
+
+func TestClusterSummaryLine(t *testing.T) {
+	m := ClusterMeasurement{Deployment: DeployCluster, Round: 2, Result: &Result{Scenario: ScenarioFanout, Received: 10, Expected: 10,
+		ConvergeSeconds: 0.25, ConvergeProbes: 3, PublishPartial: 1, Latency: LatencySummary{P99: 2}}}
+	if s := m.summary(); !strings.Contains(s, "cluster") || !strings.Contains(s, "round 2") || !strings.Contains(s, "converged in 0.25s, 1 partial answers") {
+		t.Errorf("summary %q", s)
+	}
+}

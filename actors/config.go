@@ -13,6 +13,8 @@ const (
 	DefaultRoomIdleTimeout      = 5 * time.Minute
 	DefaultTokenExpiryWarning   = 60 * time.Second
 	DefaultActionWebhookTimeout = 5 * time.Second
+	DefaultRecoveryWindow       = 2 * time.Minute
+	DefaultRecoveryMaxMessages  = 1000
 )
 
 // Config is the actor tree's configuration. The zero value of each field
@@ -39,10 +41,21 @@ type Config struct {
 	AuthTimeout time.Duration
 	// FaultInjection installs the fault-injection middleware on every actor.
 	FaultInjection bool
+	// RecoveryWindow is how long a session that ended for a recoverable
+	// reason is kept, and how long room broadcasts are kept for its replay
+	// (CONTRACT §9). Zero means 2m; negative turns recovery off, which
+	// costs the broadcast path nothing (no lock, no offset, no history).
+	RecoveryWindow time.Duration
+	// RecoveryMaxMessages is the most broadcasts kept per room. Zero means
+	// 1000.
+	RecoveryMaxMessages int
 	// Console lets the actors answer System.Snapshot (the operator
 	// console); off, they carry no snapshot middleware at all.
 	Console bool
 }
+
+// recovery reports whether connection state recovery is on.
+func (c Config) recovery() bool { return c.RecoveryWindow > 0 }
 
 func (c Config) withDefaults() Config {
 	if c.MaxConnectionsPerIP == 0 {
@@ -56,6 +69,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TokenExpiryWarning <= 0 {
 		c.TokenExpiryWarning = DefaultTokenExpiryWarning
+	}
+	if c.RecoveryWindow == 0 {
+		c.RecoveryWindow = DefaultRecoveryWindow
+	}
+	if c.RecoveryMaxMessages <= 0 {
+		c.RecoveryMaxMessages = DefaultRecoveryMaxMessages
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = transport.DefaultAuthTimeout

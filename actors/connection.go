@@ -20,9 +20,10 @@ import (
 type connState uint8
 
 const (
-	connPending connState = iota // waiting for its ip limiter's answer
-	connActive                   // admitted: CONNECT answered
-	connRefused                  // CONNECT_ERROR sent; stopping
+	connPending  connState = iota // waiting for its ip limiter's answer
+	connResuming                  // admitted, recovering a kept session: CONNECT not answered yet
+	connActive                    // admitted: CONNECT answered
+	connRefused                   // CONNECT_ERROR sent; stopping
 )
 
 // maxPendingEvents bounds events a client sends before its CONNECT is
@@ -49,12 +50,39 @@ type connectionActor struct {
 
 	tokenGen   uint64
 	tokenTimer *time.Timer // fires tokenWarning, then (armed again) tokenExpired
+
+	// Connection state recovery (recovery on; session.go, history.go).
+	sid      string            // the answered Socket.IO sid: the transport's, or the recovered session's
+	pid      string            // the private session id; never logged
+	resume   messages.Resume   // what the CONNECT asked to recover
+	joinedAt map[string]uint64 // joined rooms → the offset each was joined at
+	recovery *recoveryState    // while connResuming
+	// leaveOnJoin lists rooms whose muted rejoin was still on its way when
+	// a recovery failed: left as soon as they confirm.
+	leaveOnJoin []string
 }
+
+// recoveryState is a connection's recovery of a kept session, from the ask
+// to the replay.
+type recoveryState struct {
+	session *actor.PID
+	from    uint64
+	rec     *sessionRecord    // once taken
+	rooms   map[string]uint64 // the rooms it rejoins (re-checked), with their join offsets
+	denied  []string          // the rooms the new token no longer admits
+	gates   map[string]*gatedOutbox
+	waiting int // joins not yet confirmed
+	timer   *time.Timer
+}
+
+// recoveryTimeout comes from the connection's own timer: a recovery that
+// does not finish in time gives the client a fresh session.
+type recoveryTimeout struct{}
 
 // logger is the connection's logger, with its sid, user and workspace.
 func (a *connectionActor) logger() *slog.Logger {
 	if a.log == nil {
-		a.log = a.d.log.With("sid", a.conn.SID(), "user_id", a.claims.Subject, "workspace", a.claims.WorkspaceID)
+		a.log = a.d.log.With("sid", a.sid, "user_id", a.claims.Subject, "workspace", a.claims.WorkspaceID)
 	}
 	return a.log
 }
@@ -78,9 +106,14 @@ type tokenVerified struct {
 	ackID  int64
 }
 
-func newConnectionProps(d *deps, c messages.Client, claims *security.Claims) *actor.Props {
+func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, resume messages.Resume) *actor.Props {
 	return d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
-		return &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}}
+		a := &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}, sid: c.SID()}
+		if d.history != nil {
+			a.resume = resume
+			a.joinedAt = map[string]uint64{}
+		}
+		return a
 	}, actor.WithSupervisor(supervision.Strategy()))
 }
 
@@ -93,6 +126,10 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		a.onStopped(ctx)
 	case *actor.Terminated:
+		if a.recovery != nil && a.recovery.rec == nil && m.Who.Id == a.recovery.session.Id && !a.stopping {
+			a.recoveryFailed(ctx, recoveryExpired) // the session stopped before it answered
+			return
+		}
 		if a.limiter != nil && m.Who.Id == a.limiter.Id && !a.stopping {
 			// Its restart budget ran out: events could no longer be answered.
 			a.logger().Error("rate limiter stopped for good; closing its connection")
@@ -106,6 +143,23 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 		}
 	case *messages.ConnectionAdmitted:
 		a.onAdmitted(ctx)
+	case *sessionTaken:
+		if !a.stopping { // a stopping connection still reads its mailbox: the session, watching it, is given back
+			a.onSessionTaken(ctx, m)
+		}
+	case *sessionRefused:
+		if a.recovery != nil && a.recovery.rec == nil && !a.stopping {
+			ctx.Unwatch(a.recovery.session)
+			if m.denied {
+				a.recoveryFailed(ctx, recoveryDenied)
+			} else {
+				a.recoveryFailed(ctx, recoveryUnknown)
+			}
+		}
+	case *recoveryTimeout:
+		if a.recovery != nil && !a.stopping {
+			a.recoveryFailed(ctx, recoveryUnknown)
+		}
 	case *messages.ConnectionRefused:
 		a.onRefused(ctx, m)
 	case *messages.ClientEvent:
@@ -179,6 +233,9 @@ func (a *connectionActor) onStopping() {
 	if a.admitTimer != nil {
 		a.admitTimer.Stop()
 	}
+	if a.recovery != nil && a.recovery.timer != nil {
+		a.recovery.timer.Stop()
+	}
 	if a.state == connRefused {
 		return // the socket closes itself after the CONNECT_ERROR grace
 	}
@@ -191,13 +248,14 @@ func (a *connectionActor) onStopping() {
 		reason = messages.CloseActorFailure // stopped by its supervisor
 	}
 	a.conn.Close(reason)
+	a.detach(reason)
 	if a.d.log.Enabled(context.Background(), slog.LevelDebug) {
 		a.logger().Debug("connection ended", "close_reason", reason.String())
 	}
 }
 
 func (a *connectionActor) onStopped(ctx actor.Context) {
-	a.d.conns.CompareAndDelete(a.conn.SID(), ctx.Self())
+	a.d.conns.CompareAndDelete(a.sid, ctx.Self())
 	// A watched actor keeps its watchers' PIDs until it stops, and a PID
 	// holds the dead actor's process: a room that outlives its member (the
 	// user's own room, while another tab is open) would keep every ended
@@ -205,23 +263,41 @@ func (a *connectionActor) onStopped(ctx actor.Context) {
 	for _, pid := range a.rooms {
 		ctx.Unwatch(pid)
 	}
-	if a.state == connActive {
+	if a.state == connActive || a.state == connResuming { // counted at admission
 		a.d.metrics.connectionsActive.WithLabelValues(a.claims.WorkspaceID).Dec()
 	}
 }
 
 func (a *connectionActor) onAdmitted(ctx actor.Context) {
-	if a.state != connPending {
-		return
+	if a.state != connPending || a.stopping {
+		return // a stopping connection still reads its mailbox; its limiter frees the slot at Terminated
 	}
 	a.state = connActive
 	a.admitTimer.Stop()
 	a.d.metrics.connectionsActive.WithLabelValues(a.claims.WorkspaceID).Inc()
-	a.conn.Accepted()
+	if a.resume.PID != "" && a.askSession(ctx) {
+		return // answered once the kept session is recovered, or not
+	}
+	a.acceptFresh(ctx)
+}
+
+// acceptFresh answers the CONNECT with a new session: the transport's sid,
+// a new pid when recovery is on, and the user's own room.
+func (a *connectionActor) acceptFresh(ctx actor.Context) {
+	if a.d.history != nil {
+		a.pid = newPID()
+	}
+	a.conn.Accepted(a.sid, a.pid)
 	// Sent after the CONNECT answer but through the same mailboxes as any
 	// later publish, so a publish the client could have caused is ordered
 	// after this join.
 	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: security.UserRoom(a.claims.Subject), Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck})
+	a.activate(ctx)
+}
+
+// activate starts serving the client's events once the CONNECT is answered.
+func (a *connectionActor) activate(ctx actor.Context) {
+	a.state = connActive
 	a.armTokenTimers(ctx)
 	for _, ev := range a.pending {
 		ctx.Send(a.limiter, ev)
@@ -244,7 +320,7 @@ func (a *connectionActor) onClientEvent(ctx actor.Context, ev *messages.ClientEv
 	switch a.state {
 	case connActive:
 		ctx.Send(a.limiter, ev)
-	case connPending:
+	case connPending, connResuming:
 		if len(a.pending) >= maxPendingEvents {
 			a.securityEvent(security.EventMalformedPacket, "too many events before CONNECT was answered", "")
 			a.end(ctx, messages.CloseMalformed)
@@ -312,11 +388,24 @@ func (a *connectionActor) joinRoom(ctx actor.Context, data json.RawMessage, ackI
 }
 
 func (a *connectionActor) onRoomJoined(ctx actor.Context, m *messages.RoomJoined) {
+	if len(a.leaveOnJoin) > 0 && a.leftOnJoin(ctx, m) {
+		return
+	}
 	if _, ok := a.rooms[m.Room]; !ok {
 		a.rooms[m.Room] = m.PID
 		ctx.Watch(m.PID) // a room that fails for good tells its members
+		if a.joinedAt != nil {
+			if _, kept := a.joinedAt[m.Room]; !kept {
+				a.joinedAt[m.Room] = m.Offset
+			}
+		}
 	}
 	a.ack(m.AckID, joinedBody("joined", m.Room))
+	if r := a.recovery; r != nil && r.gates[m.Room] != nil && !a.stopping {
+		if r.waiting--; r.waiting == 0 {
+			a.finishRecovery(ctx)
+		}
+	}
 }
 
 func (a *connectionActor) leaveRoom(ctx actor.Context, data json.RawMessage, ackID int64) error {
@@ -339,6 +428,7 @@ func (a *connectionActor) leaveRoom(ctx actor.Context, data json.RawMessage, ack
 func (a *connectionActor) onRoomLeft(ctx actor.Context, m *messages.RoomLeft) {
 	if pid, ok := a.rooms[m.Room]; ok {
 		delete(a.rooms, m.Room)
+		delete(a.joinedAt, m.Room)
 		ctx.Unwatch(pid)
 	}
 	a.ack(m.AckID, joinedBody("left", m.Room))
@@ -353,6 +443,7 @@ func (a *connectionActor) onRoomTerminated(who *actor.PID) {
 			continue
 		}
 		delete(a.rooms, name)
+		delete(a.joinedAt, name)
 		if !a.d.shuttingDown.Load() {
 			a.emit("error", (&messages.Error{Code: messages.CodeRoomFailed, Room: name}).EventBody())
 		}
@@ -477,7 +568,7 @@ func (a *connectionActor) fail(ackID int64, err *messages.Error) {
 
 func (a *connectionActor) securityEvent(ev security.Event, detail, room string) {
 	a.d.events.Emit(ev, security.EventFields{
-		UserID: a.claims.Subject, WorkspaceID: a.claims.WorkspaceID, IP: a.conn.IP(), SID: a.conn.SID(), Room: room, Detail: detail,
+		UserID: a.claims.Subject, WorkspaceID: a.claims.WorkspaceID, IP: a.conn.IP(), SID: a.sid, Room: room, Detail: detail,
 	})
 }
 
@@ -497,7 +588,7 @@ func expOKBody(exp time.Time) json.RawMessage {
 // relay broadcasts a client's event to the other members of room, here and
 // on every other node hosting it, never back to this connection.
 func (a *connectionActor) relay(ctx actor.Context, room, event string, data json.RawMessage) {
-	ctx.Send(a.d.gateway, &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self()})
+	ctx.Send(a.d.gateway, &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self(), ExceptSID: a.sid})
 	if err := a.d.cluster.Broadcast(room, event, data); err != nil {
 		a.logger().Warn("cluster relay failed; delivered on this node only", "room", room, "err", err)
 	}

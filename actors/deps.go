@@ -31,8 +31,13 @@ type deps struct {
 	tasks      *tasks        // goroutines started off the mailboxes; Shutdown waits for them
 
 	// conns maps a connection's sid to its PID, for fault injection and
-	// kicks by sid. Written by each connection actor at Started and Stopped.
+	// kicks by sid. Written by each connection actor at Started and Stopped
+	// (and when it recovers a session: then under the session's sid).
 	conns sync.Map
+	// history is the recovery log and sequencer; nil when recovery is off.
+	history *history
+	// sessions finds the kept (detached) sessions by pid.
+	sessions sessionRegistry
 	// templates holds one Props per actor kind spawned per connection or
 	// room (see props).
 	templatesMu sync.Mutex
@@ -157,7 +162,7 @@ func countRouted(next actor.ReceiverFunc) actor.ReceiverFunc {
 // isRouted reports the messages a parent routes to a lazily spawned child.
 func isRouted(msg any) bool {
 	switch msg.(type) {
-	case *messages.JoinRoom, *messages.Publish, *spawnConnection, *admitConnection:
+	case *messages.JoinRoom, *messages.Publish, *spawnConnection, *admitConnection, *detachSession:
 		return true
 	}
 	return false

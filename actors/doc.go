@@ -8,6 +8,7 @@
 //	└── workspace:{id}           spawned on first use, stopped when it holds nothing
 //	    ├── conn:{sid}           one per socket
 //	    │   └── limiter          that connection's message rate limiter
+//	    ├── session:{n}          a detached session kept for RECOVERY_WINDOW
 //	    └── room:workspace:{id}:{channel}
 //
 // Who may message whom:
@@ -28,6 +29,17 @@
 //     encoded once, straight to each member's outbound queue
 //     (messages.Outbox), whose Enqueue never blocks.
 //   - ip limiter → connection: ConnectionAdmitted or ConnectionRefused.
+//   - Recovery (recovery.go, session.go, history.go): a connection ending for
+//     a recoverable reason → gateway → workspace: detachSession, which
+//     spawns the session actor (routed, so a workspace's idle report that
+//     crossed it is stale). A recovering connection → session (found by pid
+//     in deps.sessions): takeSession; session → connection: sessionTaken or
+//     sessionRefused; connection → session: sessionDone. The connection
+//     Watches the session until it answers; a taken session Watches the
+//     connection. No request/response futures.
+//   - The sequencer: with recovery on, a room's fan-out (and a recovery's
+//     CONNECT answer, replay and unmuting) runs under history.mu, the one
+//     lock on the broadcast path, never held across a blocking call.
 //   - cluster (NATS goroutine) → room: *cluster.Delivery, by Send only; the
 //     room fans it out and reports its count through Delivery.Reply. A room
 //     holds its cluster subscription from its first Started to Stopped.
@@ -39,5 +51,7 @@
 // No actor uses RequestFuture. Teardown is by lifecycle only: rooms and ip
 // limiters Watch the connections they hold and drop them on Terminated;
 // parents count their lazily spawned children on spawn and Terminated; a
-// connection's gauge moves at admission and at Stopped.
+// connection's gauge moves at admission and at Stopped; a detached session
+// stops itself when its window ends, and its gauge and registry entry go
+// at its Started and Stopped.
 package actors

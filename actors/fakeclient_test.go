@@ -42,7 +42,7 @@ func (f *fakeClient) Enqueue(frame []byte) bool {
 		return false // full: a slow client
 	}
 }
-func (f *fakeClient) Accepted() { f.Enqueue(socketio.AppendConnect(nil, f.sid)) }
+func (f *fakeClient) Accepted(sid, pid string) { f.Enqueue(socketio.AppendConnect(nil, sid, pid)) }
 func (f *fakeClient) Refuse(code messages.Code) {
 	f.mu.Lock()
 	f.refused = code
@@ -98,7 +98,7 @@ func claims(sub, ws string) *security.Claims {
 func TestConnectionActorAgainstAFakeClient(t *testing.T) {
 	sys := unitSystem(t, actors.Config{})
 	c := newFakeClient("fake-1")
-	session := sys.Accept(c, claims("u1", "w1"))
+	session := sys.Accept(c, claims("u1", "w1"), messages.Resume{})
 	if session == nil {
 		t.Fatal("not accepted")
 	}
@@ -143,14 +143,14 @@ func TestConnectionActorAgainstAFakeClient(t *testing.T) {
 func TestPerIPLimitAgainstFakeClients(t *testing.T) {
 	sys := unitSystem(t, actors.Config{MaxConnectionsPerIP: 1})
 	first := newFakeClient("fake-a")
-	if sys.Accept(first, claims("u1", "w1")) == nil {
+	if sys.Accept(first, claims("u1", "w1"), messages.Resume{}) == nil {
 		t.Fatal("first not accepted")
 	}
 	if p := first.next(t); p.Type != socketio.Connect {
 		t.Fatalf("first: %+v", p)
 	}
 	second := newFakeClient("fake-b") // same IP as the first
-	sys.Accept(second, claims("u2", "w1"))
+	sys.Accept(second, claims("u2", "w1"), messages.Resume{})
 	if p := second.next(t); p.Type != socketio.ConnectError || !strings.Contains(string(p.Data), "TOO_MANY_CONNECTIONS") {
 		t.Fatalf("second: %+v %s", p, p.Data)
 	}

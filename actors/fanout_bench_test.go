@@ -50,8 +50,12 @@ func benchDeps(b *testing.B) (*deps, *actor.ActorSystem) {
 
 // benchFanout measures one broadcast from a room to n members, from the
 // Publish until every member's queue holds the frame.
-func benchFanout(b *testing.B, n int, viaMailbox bool) {
+func benchFanout(b *testing.B, n int, viaMailbox bool, recovery ...bool) {
 	d, sys := benchDeps(b)
+	if len(recovery) > 0 && recovery[0] {
+		// Recovery on: the sequencer lock, the offset and the history ring.
+		d.history = newHistory(d.cfg.RecoveryMaxMessages, d.cfg.RecoveryWindow)
+	}
 	room := sys.Root.Spawn(newRoomProps(d, "workspace:w:dashboard"))
 	left := &atomic.Int64{}
 	done := make(chan struct{}, 1)
@@ -115,3 +119,7 @@ func BenchmarkFanout_1k_DirectQueue(b *testing.B)  { benchFanout(b, 1000, false)
 func BenchmarkFanout_10k_DirectQueue(b *testing.B) { benchFanout(b, 10000, false) }
 func BenchmarkFanout_1k_ViaMailbox(b *testing.B)   { benchFanout(b, 1000, true) }
 func BenchmarkFanout_10k_ViaMailbox(b *testing.B)  { benchFanout(b, 10000, true) }
+
+// With recovery on (history.go): compare with the DirectQueue variants.
+func BenchmarkFanout_1k_DirectQueue_Recovery(b *testing.B)  { benchFanout(b, 1000, false, true) }
+func BenchmarkFanout_10k_DirectQueue_Recovery(b *testing.B) { benchFanout(b, 10000, false, true) }

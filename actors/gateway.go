@@ -45,6 +45,8 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 		g.workspaces.terminated(ctx, m.Who)
 	case *spawnConnection:
 		g.workspaces.route(ctx, m.Claims.WorkspaceID, m, true)
+	case *detachSession:
+		g.workspaces.route(ctx, m.rec.workspaceID, m, true)
 	case *admitConnection:
 		ctx.Send(g.ips, m)
 	case *messages.JoinRoom:
@@ -56,8 +58,8 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 	case *messages.Publish:
 		if ws, ok := roomWorkspace(m.Room); !ok {
 			ctx.Send(g.users, m)
-		} else if !g.workspaces.route(ctx, ws, m, false) && m.Reply != nil {
-			m.Reply <- 0
+		} else if !g.workspaces.route(ctx, ws, m, false) {
+			noRoom(g.d, m)
 		}
 	case *messages.ChildIdle:
 		g.workspaces.idle(ctx, m)

@@ -164,6 +164,7 @@ type client struct {
 	closeMu sync.Mutex
 	close   *websocket.CloseError
 	sid     string
+	pid     string // the private session id of the CONNECT answer (recovery on)
 	open    map[string]any
 	nextAck int64
 	mu      sync.Mutex // serialises writes
@@ -214,15 +215,26 @@ func (h *harness) rawDial(opts ...dialOpt) *client {
 // dial connects and authenticates with token, failing the test on refusal.
 func (h *harness) dial(tok string, opts ...dialOpt) *client {
 	h.t.Helper()
+	return h.dialAuth(map[string]any{"token": tok}, opts...)
+}
+
+// dialAuth connects with the CONNECT auth payload auth (a token, and a pid
+// and offset to recover), failing the test on refusal. The answer must be
+// exactly {"sid":…} or {"sid":…,"pid":…}.
+func (h *harness) dialAuth(auth map[string]any, opts ...dialOpt) *client {
+	h.t.Helper()
 	c := h.rawDial(opts...)
-	c.writeText(`40{"token":"` + tok + `"}`)
+	b, _ := json.Marshal(auth)
+	c.writeText("40" + string(b))
 	p := c.next()
 	if p.EIO != socketio.EIOMessage || p.Type != socketio.Connect {
 		h.t.Fatalf("CONNECT answer: %+v (%s)", p, p.Data)
 	}
-	var body struct{ SID string }
-	_ = json.Unmarshal(p.Data, &body)
-	c.sid = body.SID
+	var body map[string]string
+	if err := json.Unmarshal(p.Data, &body); err != nil || body["sid"] == "" || len(body) > 2 || (len(body) == 2 && body["pid"] == "") {
+		h.t.Fatalf("CONNECT answer %s: want {\"sid\":…} or {\"sid\":…,\"pid\":…}", p.Data)
+	}
+	c.sid, c.pid = body["sid"], body["pid"]
 	return c
 }
 

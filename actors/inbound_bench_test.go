@@ -19,7 +19,7 @@ func acceptFake(b *testing.B, sys *actors.System, sid, sub string) (*fakeClient,
 	b.Helper()
 	c := newFakeClient(sid)
 	c.ip = sid // one IP each: no per-IP limit in the way
-	s := sys.Accept(c, claims(sub, "w1"))
+	s := sys.Accept(c, claims(sub, "w1"), messages.Resume{})
 	if s == nil {
 		b.Fatal("not accepted")
 	}

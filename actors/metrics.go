@@ -12,6 +12,8 @@ type metrics struct {
 	deliveries        prometheus.Counter
 	publishes         prometheus.Counter
 	clientEvents      *prometheus.CounterVec
+	recoveries        *prometheus.CounterVec
+	sessionsKept      prometheus.Gauge
 	publishFanout     prometheus.Histogram
 }
 
@@ -40,6 +42,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		clientEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ws_client_events_total", Help: "Client events by event name (other for unknown names) and outcome.",
 		}, []string{"event", "outcome"}),
+		recoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ws_recoveries_total", Help: "Connection state recovery attempts (a CONNECT with a pid) by result.",
+		}, []string{"result"}),
+		sessionsKept: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ws_sessions_kept", Help: "Detached sessions kept for recovery (RECOVERY_WINDOW).",
+		}),
 		publishFanout: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ws_publish_fanout_seconds",
 			Help: "Time from a publish entering the gateway (publish API, console) to its room's fan-out on this node ending: every member's queue took the frame.",
@@ -47,7 +55,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2.5, 12),
 		}),
 	}
-	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents, m.publishFanout)
+	for _, r := range recoveryResults {
+		m.recoveries.WithLabelValues(r)
+	}
+	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents,
+		m.recoveries, m.sessionsKept, m.publishFanout)
 	return m
 }
 

@@ -26,6 +26,9 @@ type roomState struct {
 	// unsubscribe ends the room's cluster subscription; it is held from the
 	// first Started to Stopped, across restarts.
 	unsubscribe func()
+	// retained is set while the room holds its recovery history ring, from
+	// the first Started to Stopped (recovery on).
+	retained bool
 }
 
 // roomActor fans out broadcasts to the connections that joined it. It
@@ -52,8 +55,16 @@ func (r *roomActor) Receive(ctx actor.Context) {
 			r.armIdle(ctx)
 		}
 		r.subscribe(ctx)
+		if r.deps.history != nil && !r.retained {
+			r.deps.history.retain(r.name)
+			r.retained = true
+		}
 	case *actor.Stopped:
 		r.cancelIdle()
+		if r.retained {
+			r.deps.history.release(r.name)
+			r.retained = false
+		}
 		if r.unsubscribe != nil {
 			r.unsubscribe()
 			r.unsubscribe = nil
@@ -70,7 +81,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 			r.armIdle(ctx) // its last idle report may have been stale: report again
 		}
 	case *cluster.Delivery: // from another node; not routed by the parent
-		m.Reply(r.fanOut(m.Event, m.Data, nil))
+		m.Reply(r.fanOut(m.Event, m.Data, nil, ""))
 	case *roomIdleTimeout:
 		if m.gen == r.idleGen && r.members.len() == 0 {
 			r.timer = nil
@@ -84,7 +95,11 @@ func (r *roomActor) onJoin(ctx actor.Context, m *messages.JoinRoom) {
 		ctx.Watch(m.Conn)
 		r.cancelIdle()
 	}
-	ctx.Send(m.Conn, &messages.RoomJoined{Room: r.name, PID: ctx.Self(), AckID: m.AckID})
+	joined := &messages.RoomJoined{Room: r.name, PID: ctx.Self(), AckID: m.AckID}
+	if r.deps.history != nil {
+		joined.Offset = r.deps.history.joined()
+	}
+	ctx.Send(m.Conn, joined)
 }
 
 func (r *roomActor) onLeave(ctx actor.Context, m *messages.LeaveRoom) {
@@ -106,7 +121,7 @@ func (r *roomActor) remove(ctx actor.Context, who *actor.PID) {
 }
 
 func (r *roomActor) onPublish(m *messages.Publish) {
-	n := r.fanOut(m.Event, m.Data, m.Except)
+	n := r.fanOut(m.Event, m.Data, m.Except, m.ExceptSID)
 	if !m.Start.IsZero() {
 		r.deps.metrics.publishFanout.Observe(time.Since(m.Start).Seconds())
 	}
@@ -116,8 +131,22 @@ func (r *roomActor) onPublish(m *messages.Publish) {
 }
 
 // fanOut encodes the event once and queues the same bytes to every member
-// but except; it returns how many queues took it.
-func (r *roomActor) fanOut(event string, data json.RawMessage, except *actor.PID) int {
+// but except; it returns how many queues took it. With recovery on, the
+// node's sequencer gives the broadcast its offset and keeps it (history.go).
+func (r *roomActor) fanOut(event string, data json.RawMessage, except *actor.PID, exceptSID string) int {
+	var n int
+	if h := r.deps.history; h != nil {
+		n = h.broadcast(r.name, event, data, exceptSID, r.members.list, except)
+	} else {
+		n = r.fanOutNow(event, data, except)
+	}
+	r.deps.metrics.publishes.Inc()
+	r.deps.metrics.deliveries.Add(float64(n))
+	return n
+}
+
+// fanOutNow is the fan-out with recovery off: no lock, no offset.
+func (r *roomActor) fanOutNow(event string, data json.RawMessage, except *actor.PID) int {
 	frame := socketio.AppendEvent(make([]byte, 0, len(event)+len(data)+8), event, data)
 	n := 0
 	for _, mb := range r.members.list {
@@ -128,8 +157,6 @@ func (r *roomActor) fanOut(event string, data json.RawMessage, except *actor.PID
 			n++
 		}
 	}
-	r.deps.metrics.publishes.Inc()
-	r.deps.metrics.deliveries.Add(float64(n))
 	return n
 }
 

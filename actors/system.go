@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -52,6 +53,9 @@ type System struct {
 	sys      *actor.ActorSystem
 	gateway  *actor.PID
 	observer *supervision.Observer
+	// sweeping ends the recovery history's sweeper; swept closes when it has.
+	sweeping, swept chan struct{}
+	stopped         atomic.Bool
 }
 
 var _ transport.Gateway = (*System)(nil)
@@ -76,6 +80,9 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 	if d.policy == nil {
 		d.policy = security.DefaultPolicy()
 	}
+	if d.cfg.recovery() {
+		d.history = newHistory(d.cfg.RecoveryMaxMessages, d.cfg.RecoveryWindow)
+	}
 	protoLog := slog.New(minLevel{dp.Logger.Handler(), slog.LevelWarn}).With("lib", "protoactor")
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return protoLog }))
 	d.root = sys.Root
@@ -91,14 +98,41 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 	case <-time.After(askTimeout):
 		return nil, ErrTimeout
 	}
+	if d.history != nil {
+		s.sweeping, s.swept = make(chan struct{}), make(chan struct{})
+		go s.sweep(sweepInterval(d.cfg.RecoveryWindow))
+	}
 	return s, nil
 }
 
+// sweep drops expired history every interval until Shutdown.
+func (s *System) sweep(every time.Duration) {
+	defer close(s.swept)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.d.history.sweep()
+		case <-s.sweeping:
+			return
+		}
+	}
+}
+
+// sweepInterval is how often the history is swept: expired entries are
+// also dropped as rooms broadcast and recoveries check, so the sweep only
+// bounds the memory of rooms gone quiet.
+func sweepInterval(window time.Duration) time.Duration {
+	return min(max(window/4, 10*time.Millisecond), 30*time.Second)
+}
+
 // Accept spawns the actor of an authenticated client under its workspace.
-// The actor answers the CONNECT once its ip limiter has decided. A
+// The actor answers the CONNECT once its ip limiter has decided (and the
+// session resume asks for is recovered, or not: a fresh one). A
 // workspace (or the gateway) that fails on the spawn loses that message
 // only and is resumed by its supervisor, so the spawn is asked again.
-func (s *System) Accept(c messages.Client, claims *security.Claims) transport.Session {
+func (s *System) Accept(c messages.Client, claims *security.Claims, resume messages.Resume) transport.Session {
 	deadline := time.NewTimer(askTimeout)
 	defer deadline.Stop()
 	for attempt := 0; ; attempt++ {
@@ -107,7 +141,7 @@ func (s *System) Accept(c messages.Client, claims *security.Claims) transport.Se
 			return nil
 		}
 		reply := make(chan *actor.PID, 1)
-		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Reply: reply})
+		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Resume: resume, Reply: reply})
 		select {
 		case pid := <-reply:
 			if pid != nil {
@@ -196,14 +230,66 @@ func (s *System) Kick(sid string, reason messages.CloseReason) bool {
 	return ok
 }
 
-// Shutdown stops the whole tree: every connection sends its client a
-// DISCONNECT and a 1001 close. It returns when the tree has stopped (at most
+// Drain is the first step of a SIGTERM: it closes every connection for
+// server shutdown (a 1001 close, or a polling session's close packet, with
+// no DISCONNECT: CONTRACT §7), paced so the clients, which reconnect by
+// themselves, do not all come back at one instant. The closes go out in
+// batches every drainTick, spread evenly over spread; a batch is at least
+// drainMinBatch, so a few clients go at once. It returns when every close was
+// issued or ctx ends. New connections are refused from its start.
+func (s *System) Drain(ctx context.Context, spread time.Duration) {
+	s.d.shuttingDown.Store(true)
+	var conns []*actor.PID
+	s.d.conns.Range(func(_, v any) bool {
+		conns = append(conns, v.(*actor.PID))
+		return true
+	})
+	batch, tick := drainPlan(len(conns), spread)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for len(conns) > 0 {
+		n := min(batch, len(conns))
+		for _, pid := range conns[:n] {
+			s.d.root.Send(pid, &messages.Kick{Reason: messages.CloseServerShutdown})
+		}
+		conns = conns[n:]
+		if len(conns) == 0 {
+			return
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return // Shutdown closes the rest at once
+		}
+	}
+}
+
+// Pacing of Drain.
+const (
+	drainTick     = 20 * time.Millisecond
+	drainMinBatch = 16
+)
+
+// drainPlan returns how many connections Drain closes per tick, and the
+// tick, to close n connections within spread.
+func drainPlan(n int, spread time.Duration) (batch int, tick time.Duration) {
+	ticks := max(1, int(spread/drainTick))
+	return max(drainMinBatch, (n+ticks-1)/ticks), drainTick
+}
+
+// Shutdown stops the whole tree: every connection still open gets a 1001
+// close, with no DISCONNECT. It returns when the tree has stopped (at most
 // protoactor's 10s StopFuture limit).
 func (s *System) Shutdown() {
-	if s.d.shuttingDown.Swap(true) {
+	if s.stopped.Swap(true) {
 		return
 	}
+	s.d.shuttingDown.Store(true)
 	_ = s.d.root.StopFuture(s.gateway).Wait()
+	if s.sweeping != nil {
+		close(s.sweeping)
+		<-s.swept
+	}
 	s.d.tasks.wait()
 	s.observer.Stop()
 	s.sys.Shutdown()

@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"strconv"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hyvve/gateway/messages"
@@ -13,12 +15,14 @@ import (
 type spawnConnection struct {
 	Conn   messages.Client
 	Claims *security.Claims
+	Resume messages.Resume
 	Reply  chan<- *actor.PID
 }
 
 // workspaceState outlives a resumed workspace instance.
 type workspaceState struct {
 	childTally
+	sessions uint64 // detached sessions spawned, for their names
 }
 
 // workspaceActor supervises one workspace's connections and rooms. It is
@@ -53,12 +57,16 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 		w.rooms.terminated(ctx, m.Who) // a room, or else a connection: either way, maybe idle now
 		w.reportIdle(ctx)
 	case *spawnConnection:
-		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims), supervision.PrefixConnection+m.Conn.SID())
+		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims, m.Resume), supervision.PrefixConnection+m.Conn.SID())
+	case *detachSession:
+		// A sibling of the connections, so the workspace lives while it does.
+		w.sessions++
+		spawnNamed(ctx, newSessionProps(w.d, m.rec), supervision.PrefixSession+strconv.FormatUint(w.sessions, 10))
 	case *messages.JoinRoom:
 		w.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:
-		if !w.rooms.route(ctx, m.Room, m, false) && m.Reply != nil {
-			m.Reply <- 0
+		if !w.rooms.route(ctx, m.Room, m, false) {
+			noRoom(w.d, m)
 		}
 		w.reportIdle(ctx) // an earlier report may have been stale
 	case *messages.ChildIdle:
@@ -77,11 +85,12 @@ func (w *workspaceActor) reportIdle(ctx actor.Context) {
 // usersActor parents the user rooms, user:{sub}, one per user with a live
 // connection (and for ROOM_IDLE_TIMEOUT after). It lives as long as the gateway.
 type usersActor struct {
+	d     *deps
 	rooms *lazyChildren
 }
 
 func newUsersProps(d *deps) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &usersActor{rooms: newRoomChildren(d)} },
+	return actor.PropsFromProducer(func() actor.Actor { return &usersActor{d: d, rooms: newRoomChildren(d)} },
 		actor.WithSupervisor(supervision.Strategy()),
 		actor.WithReceiverMiddleware(d.middleware(supervision.KindUsers, supervision.NameUsers)...))
 }
@@ -93,12 +102,23 @@ func (u *usersActor) Receive(ctx actor.Context) {
 	case *messages.JoinRoom:
 		u.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:
-		if !u.rooms.route(ctx, m.Room, m, false) && m.Reply != nil {
-			m.Reply <- 0
+		if !u.rooms.route(ctx, m.Room, m, false) {
+			noRoom(u.d, m)
 		}
 	case *messages.ChildIdle:
 		u.rooms.idle(ctx, m)
 	case *supervision.InjectFault:
 		u.rooms.forward(ctx, m.Target, m)
+	}
+}
+
+// noRoom answers a publish to a room that has no actor here: no recipients,
+// but kept for recovery when a kept session holds the room (history.keepUnheard).
+func noRoom(d *deps, m *messages.Publish) {
+	if d.history != nil {
+		d.history.keepUnheard(m.Room, m.Event, m.Data, m.ExceptSID)
+	}
+	if m.Reply != nil {
+		m.Reply <- 0
 	}
 }

@@ -10,7 +10,7 @@ type CloseReason uint8
 
 // Close reasons.
 const (
-	CloseClientLeft       CloseReason = iota // client sent DISCONNECT or closed the socket
+	CloseClientLeft       CloseReason = iota // client sent the Socket.IO DISCONNECT (41)
 	ClosePingTimeout                         // no pong within pingTimeout
 	CloseSlowClient                          // outbound queue full
 	CloseMessageTooBig                       // a frame over MAX_MESSAGE_BYTES
@@ -22,6 +22,7 @@ const (
 	CloseActorFailure                        // the connection actor failed
 	CloseKicked                              // stopped by policy or an operator
 	CloseHandshakeTimeout                    // no CONNECT in time
+	CloseTransportClosed                     // the transport ended under the session: EOF, close frame, Engine.IO close (1), a failed write
 	closeReasonCount
 )
 
@@ -38,6 +39,7 @@ var closeReasonNames = [closeReasonCount]string{
 	CloseActorFailure:     "actor_failure",
 	CloseKicked:           "kicked",
 	CloseHandshakeTimeout: "handshake_timeout",
+	CloseTransportClosed:  "transport_closed",
 }
 
 var closeReasonCodes = [closeReasonCount]int{
@@ -53,6 +55,7 @@ var closeReasonCodes = [closeReasonCount]int{
 	CloseActorFailure:     1011,
 	CloseKicked:           1008,
 	CloseHandshakeTimeout: 1002,
+	CloseTransportClosed:  1000,
 }
 
 // String returns the reason's stable snake_case label.
@@ -73,10 +76,24 @@ func (r CloseReason) Code() int {
 
 // SendsDisconnect reports whether the client is told with a Socket.IO
 // DISCONNECT packet before the close frame: when the server ends a healthy
-// session on purpose, so socket.io-client reports "io server disconnect".
+// session on purpose and for good, so socket.io-client reports "io server
+// disconnect" and does not reconnect. A server shutdown sends none
+// (CONTRACT §7): the client sees "transport close", reconnects by itself and
+// recovers its session (§9).
 func (r CloseReason) SendsDisconnect() bool {
 	switch r {
-	case CloseServerShutdown, CloseTokenExpired, CloseInvalidToken, CloseKicked:
+	case CloseTokenExpired, CloseInvalidToken, CloseKicked:
+		return true
+	}
+	return false
+}
+
+// Recoverable reports whether a session that ended for this reason is kept
+// for RECOVERY_WINDOW (CONTRACT §9): the transport failed under it, not the
+// client, its credentials or the gateway's own actors.
+func (r CloseReason) Recoverable() bool {
+	switch r {
+	case CloseTransportClosed, ClosePingTimeout, CloseSlowClient, CloseServerShutdown:
 		return true
 	}
 	return false

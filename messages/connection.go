@@ -48,11 +48,14 @@ type EventRateLimited struct {
 	Event *ClientEvent
 }
 
-// RoomJoined confirms a join (room → connection).
+// RoomJoined confirms a join (room → connection). With recovery on, Offset
+// is the last offset assigned when the member was added: every broadcast of
+// the room after it reaches the member (or its replay).
 type RoomJoined struct {
-	Room  string
-	PID   *actor.PID
-	AckID int64
+	Room   string
+	PID    *actor.PID
+	AckID  int64
+	Offset uint64
 }
 
 // RoomLeft confirms a leave (room → connection).

@@ -18,21 +18,27 @@ func TestCloseReasons(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		r          CloseReason
-		code       int
-		disconnect bool
+		r                       CloseReason
+		code                    int
+		disconnect, recoverable bool
 	}{
-		{CloseServerShutdown, 1001, true},
-		{CloseMessageTooBig, 1009, false},
-		{CloseActorFailure, 1011, false},
-		{CloseSlowClient, 1013, false},
-		{CloseTokenExpired, 1008, true},
-		{CloseMalformed, 1002, false},
-		{CloseClientLeft, 1000, false},
+		{CloseServerShutdown, 1001, false, true}, // CONTRACT §7: no DISCONNECT, the client reconnects and recovers
+		{CloseTransportClosed, 1000, false, true},
+		{ClosePingTimeout, 1000, false, true},
+		{CloseSlowClient, 1013, false, true},
+		{CloseClientLeft, 1000, false, false}, // the client's own 41
+		{CloseMessageTooBig, 1009, false, false},
+		{CloseActorFailure, 1011, false, false},
+		{CloseTokenExpired, 1008, true, false},
+		{CloseInvalidToken, 1008, true, false},
+		{CloseKicked, 1008, true, false},
+		{CloseMalformed, 1002, false, false},
+		{CloseConnectRefused, 1008, false, false},
+		{CloseHandshakeTimeout, 1002, false, false},
 	}
 	for _, tt := range tests {
-		if tt.r.Code() != tt.code || tt.r.SendsDisconnect() != tt.disconnect {
-			t.Errorf("%s: code %d disconnect %v", tt.r, tt.r.Code(), tt.r.SendsDisconnect())
+		if tt.r.Code() != tt.code || tt.r.SendsDisconnect() != tt.disconnect || tt.r.Recoverable() != tt.recoverable {
+			t.Errorf("%s: code %d disconnect %v recoverable %v", tt.r, tt.r.Code(), tt.r.SendsDisconnect(), tt.r.Recoverable())
 		}
 	}
 	if CloseReason(200).String() != "unknown" || CloseReason(200).Code() != 1011 {

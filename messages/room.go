@@ -31,7 +31,10 @@ type Publish struct {
 	Event  string
 	Data   json.RawMessage
 	Except *actor.PID // a member that must not receive it (state_sync's sender)
-	Reply  chan<- int // optional, buffered: receives the recipients count
+	// ExceptSID is Except's Socket.IO sid, kept with the broadcast in the
+	// recovery history so a replay never sends it back to its sender.
+	ExceptSID string
+	Reply     chan<- int // optional, buffered: receives the recipients count
 	// Start, when set, is when the publish entered the gateway: the room
 	// observes the time to its fan-out's end (ws_publish_fanout_seconds).
 	Start time.Time

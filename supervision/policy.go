@@ -22,6 +22,7 @@ const (
 	KindUsers       Kind = "users"
 	KindIPs         Kind = "ips"
 	KindGateway     Kind = "gateway"
+	KindSession     Kind = "session"
 	KindUnknown     Kind = "unknown"
 )
 
@@ -54,6 +55,8 @@ var Policies = map[Kind]Policy{
 	KindUsers:       {Kind: KindUsers, Directive: actor.ResumeDirective},
 	KindIPs:         {Kind: KindIPs, Directive: actor.ResumeDirective},
 	KindGateway:     {Kind: KindGateway, Directive: actor.ResumeDirective},
+	// A detached session that fails is gone: its client gets a fresh session.
+	KindSession: {Kind: KindSession, Directive: actor.StopDirective},
 }
 
 // Actor name prefixes, shared with the actors package, which names its
@@ -63,6 +66,7 @@ const (
 	PrefixRoom       = "room:"
 	PrefixIPLimiter  = "ip:"
 	PrefixWorkspace  = "workspace:"
+	PrefixSession    = "session:"
 	NameRateLimiter  = "limiter"
 	NameUsers        = "users"
 	NameIPs          = "ips"
@@ -92,6 +96,8 @@ func KindOf(pid *actor.PID) Kind {
 		return KindIPLimiter
 	case strings.HasPrefix(id, PrefixWorkspace):
 		return KindWorkspace
+	case strings.HasPrefix(id, PrefixSession):
+		return KindSession
 	case id == NameRateLimiter:
 		return KindRateLimiter
 	case id == NameUsers:

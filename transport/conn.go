@@ -290,7 +290,7 @@ func (c *Conn) readErrorReason(err error) messages.CloseReason {
 	default:
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-			return messages.CloseClientLeft
+			return messages.CloseTransportClosed
 		}
 		if errors.Is(err, websocket.ErrReadLimit) {
 			return messages.CloseMessageTooBig
@@ -303,7 +303,7 @@ func (c *Conn) readErrorReason(err error) messages.CloseReason {
 			c.securityEvent(security.EventMalformedPacket, err.Error())
 			return messages.CloseMalformed
 		}
-		return messages.CloseClientLeft
+		return messages.CloseTransportClosed
 	}
 }
 

@@ -150,7 +150,7 @@ func (p *pollSession) serve(w http.ResponseWriter, r *http.Request) {
 // pending ends the session, as Engine.IO does.
 func (p *pollSession) poll(w http.ResponseWriter, r *http.Request) {
 	if !p.getting.CompareAndSwap(false, true) {
-		p.srv.log.Debug("polling session ended: a second GET while one was pending", "sid", p.sid)
+		p.srv.log.Debug("polling session ended: a second GET while one was pending", "sid", p.logSID())
 		p.abort(messages.CloseMalformed)
 		writeEIOError(w, eioBadRequest)
 		return

@@ -36,9 +36,9 @@ type fakeGateway struct {
 	sessions chan *fakeSession
 }
 
-func (g *fakeGateway) Accept(c messages.Client, claims *security.Claims) Session {
-	s := &fakeSession{client: c, claims: claims, events: make(chan *messages.ClientEvent, 256), closed: make(chan messages.CloseReason, 2)}
-	c.Accepted()
+func (g *fakeGateway) Accept(c messages.Client, claims *security.Claims, resume messages.Resume) Session {
+	s := &fakeSession{client: c, claims: claims, resume: resume, events: make(chan *messages.ClientEvent, 256), closed: make(chan messages.CloseReason, 2)}
+	c.Accepted(c.SID(), "")
 	g.sessions <- s
 	return s
 }
@@ -51,6 +51,7 @@ func (g *fakeGateway) Publish(context.Context, string, string, json.RawMessage) 
 type fakeSession struct {
 	client messages.Client
 	claims *security.Claims
+	resume messages.Resume // what the CONNECT asked to recover
 	events chan *messages.ClientEvent
 	closed chan messages.CloseReason
 }
@@ -759,7 +760,9 @@ func TestCloseAllClosesPollingSessions(t *testing.T) {
 	fresh.waitPending()
 	h.srv.Drain()
 	h.srv.CloseAll(messages.CloseServerShutdown)
-	if r := waitResponse(t, pa, "the accepted session's GET"); r.body != "41\x1e1" {
+	// CONTRACT §7: the close packet with no DISCONNECT before it, so the
+	// client reconnects by itself and recovers.
+	if r := waitResponse(t, pa, "the accepted session's GET"); r.body != "1" {
 		t.Fatalf("accepted session got %q", r.body)
 	}
 	if r := waitResponse(t, pf, "the fresh session's GET"); r.body != "1" {
@@ -795,11 +798,11 @@ func TestPollingClientCloseAndPostAfterEnd(t *testing.T) {
 	s := p.connect()
 	pending := p.getAsync()
 	p.waitPending()
-	p.post("1") // the Engine.IO close packet
+	p.post("1") // the Engine.IO close packet: the transport ends, the session may be recovered
 	if r := waitResponse(t, pending, "the pending GET"); r.body != "1" {
 		t.Fatalf("pending GET after the client's close: %q", r.body)
 	}
-	s.waitClosed(t, messages.CloseClientLeft)
+	s.waitClosed(t, messages.CloseTransportClosed)
 	p.waitGone()
 	if r := p.postRaw(`42["x"]`); r.status != 400 || r.eioCode() != 1 {
 		t.Fatalf("POST after the end: %d %q", r.status, r.body)
@@ -807,16 +810,19 @@ func TestPollingClientCloseAndPostAfterEnd(t *testing.T) {
 }
 
 // FuzzTokenFromAuth feeds CONNECT auth payloads (untrusted) to the token
-// reader: it never panics, and a token it finds is the JSON string under
-// "token".
+// and recovery reader: it never panics, a token it finds is the JSON string
+// under "token", and an offset comes only with a pid.
 func FuzzTokenFromAuth(f *testing.F) {
-	for _, s := range []string{``, `{}`, `{"token":"a.b.c"}`, `{"token":null}`, `{"token":""}`, `{"token":1}`, `{"token":["x"]}`, `[1]`, `"x"`, `{"token":"\u0000"}`, `{"token":"a","token":"b"}`, `{`} {
+	for _, s := range []string{``, `{}`, `{"token":"a.b.c"}`, `{"token":null}`, `{"token":""}`, `{"token":1}`, `{"token":["x"]}`, `[1]`, `"x"`, `{"token":"\u0000"}`, `{"token":"a","token":"b"}`, `{`, `{"token":"t","pid":"p","offset":"1"}`, `{"pid":"p","offset":1}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, auth []byte) {
-		tok, present, err := tokenFromAuth(auth)
-		if err != nil && (present || tok != "") {
-			t.Fatalf("error %v with token %q present %v", err, tok, present)
+		tok, present, resume, err := fromAuth(auth)
+		if err != nil && (present || tok != "" || resume != (messages.Resume{})) {
+			t.Fatalf("error %v with token %q present %v resume %+v", err, tok, present, resume)
+		}
+		if (resume.HasOffset || resume.Offset != "") && resume.PID == "" {
+			t.Fatalf("an offset without a pid: %+v", resume)
 		}
 		if present != (tok != "") {
 			t.Fatalf("present %v with token %q", present, tok)

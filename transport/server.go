@@ -24,9 +24,10 @@ import (
 // Gateway is what the transport needs from the actor system; cmd/gateway
 // wires actors.System to it.
 type Gateway interface {
-	// Accept takes an authenticated client. The gateway answers the CONNECT
-	// itself (c.Accepted or c.Refuse) and returns where the client's events go.
-	Accept(c messages.Client, claims *security.Claims) Session
+	// Accept takes an authenticated client, with what its CONNECT asked to
+	// recover (zero: nothing). The gateway answers the CONNECT itself
+	// (c.Accepted or c.Refuse) and returns where the client's events go.
+	Accept(c messages.Client, claims *security.Claims, resume messages.Resume) Session
 	// Publish broadcasts to a room and returns how many members it was
 	// queued to.
 	Publish(ctx context.Context, room, event string, data json.RawMessage) (messages.PublishResult, error)

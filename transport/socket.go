@@ -25,11 +25,14 @@ type socket struct {
 	// client is what the gateway holds: the Conn, or the polling session
 	// (which forwards to its WebSocket once upgraded).
 	client messages.Client
-	sid    string // Socket.IO sid, the client's socket.id
-	eioSID string // Engine.IO sid of the OPEN packet
-	ip     string
-	bearer string // the opening request's bearer token, until CONNECT: nothing else of the request is kept
-	out    *outbound
+	sid    string // Socket.IO sid, the client's socket.id (unless it recovered another session's)
+	// recoveredSID is the sid of the session the client recovered, when it
+	// did (Accepted with another sid): what its logs must name.
+	recoveredSID atomic.Pointer[string]
+	eioSID       string // Engine.IO sid of the OPEN packet
+	ip           string
+	bearer       string // the opening request's bearer token, until CONNECT: nothing else of the request is kept
+	out          *outbound
 
 	// session is set once the CONNECT is authenticated, by the one reader
 	// of the session at a time (handshake goroutine, read pump, or POST
@@ -86,9 +89,22 @@ func (s *socket) IP() string { return s.ip }
 // messages.Outbox.
 func (s *socket) Enqueue(frame []byte) bool { return s.out.Enqueue(frame) }
 
-// Accepted sends the CONNECT answer with the session id: the client is in.
-func (s *socket) Accepted() {
-	s.out.Enqueue(socketio.AppendConnect(nil, s.sid))
+// Accepted sends the CONNECT answer with the Socket.IO sid (the transport's
+// own, or the one of the session the client recovered) and the private
+// session id pid, left out when empty: the client is in.
+func (s *socket) Accepted(sid, pid string) {
+	if sid != s.sid {
+		s.recoveredSID.Store(&sid)
+	}
+	s.out.Enqueue(socketio.AppendConnect(nil, sid, pid))
+}
+
+// logSID is the sid the client knows: its recovered session's, or its own.
+func (s *socket) logSID() string {
+	if p := s.recoveredSID.Load(); p != nil {
+		return *p
+	}
+	return s.sid
 }
 
 // Refuse answers the CONNECT with a CONNECT_ERROR carrying code, then leaves
@@ -149,7 +165,9 @@ func (s *socket) handlePacket(frame []byte) (messages.CloseReason, bool) {
 	case socketio.EIOPing, socketio.EIONoop:
 		return 0, false
 	case socketio.EIOClose:
-		return messages.CloseClientLeft, true
+		// The Engine.IO close packet ends the transport, not the Socket.IO
+		// session: socket.io-client reconnects and may recover (§9).
+		return messages.CloseTransportClosed, true
 	case socketio.EIOMessage:
 	default:
 		s.securityEvent(security.EventMalformedPacket, "unexpected engine.io packet type")
@@ -199,7 +217,7 @@ func (s *socket) binaryFrame() {
 func (s *socket) connect(auth json.RawMessage) {
 	header := s.bearer
 	s.bearer = "" // one CONNECT per session: never needed again
-	token, present, err := tokenFromAuth(auth)
+	token, present, resume, err := fromAuth(auth)
 	if err != nil {
 		s.securityEvent(security.EventAuthInvalid, err.Error())
 		s.client.Refuse(messages.CodeInvalidToken)
@@ -227,27 +245,45 @@ func (s *socket) connect(auth json.RawMessage) {
 		s.client.Refuse(messages.CodeInvalidToken)
 		return
 	}
-	s.session = s.srv.gateway.Accept(s.client, claims)
+	// Recovery never skips authentication: the token was verified above,
+	// and the gateway checks it against the session it asks to recover.
+	s.session = s.srv.gateway.Accept(s.client, claims, resume)
 	s.accepted.Store(s.session != nil)
 }
 
-// tokenFromAuth reads {"token": "…"} from a CONNECT payload. present is false
-// when there is no token field (or it is null or empty), so the
-// Authorization header is tried; a token that is not a string is an error.
-func tokenFromAuth(auth json.RawMessage) (token string, present bool, err error) {
+// fromAuth reads {"token": "…", "pid": "…", "offset": "…"} from a CONNECT
+// payload. present is false when there is no token field (or it is null or
+// empty), so the Authorization header is tried; a token that is not a
+// string is an error. pid and offset (socket.io-client adds them when it
+// reconnects) are taken only as non-empty strings; anything else asks for
+// no recovery, which is never an error: the client gets a fresh session.
+func fromAuth(auth json.RawMessage) (token string, present bool, resume messages.Resume, err error) {
 	if len(auth) == 0 {
-		return "", false, nil
+		return "", false, resume, nil
 	}
 	var a struct {
-		Token json.RawMessage `json:"token"`
+		Token  json.RawMessage `json:"token"`
+		PID    json.RawMessage `json:"pid"`
+		Offset json.RawMessage `json:"offset"`
 	}
-	if json.Unmarshal(auth, &a) != nil || len(a.Token) == 0 || string(a.Token) == "null" {
-		return "", false, nil
+	if json.Unmarshal(auth, &a) != nil {
+		return "", false, resume, nil
+	}
+	if json.Unmarshal(a.PID, &resume.PID) != nil {
+		resume.PID = ""
+	}
+	if resume.PID != "" && json.Unmarshal(a.Offset, &resume.Offset) == nil && resume.Offset != "" {
+		resume.HasOffset = true
+	} else {
+		resume.Offset = ""
+	}
+	if len(a.Token) == 0 || string(a.Token) == "null" {
+		return "", false, resume, nil
 	}
 	if json.Unmarshal(a.Token, &token) != nil {
-		return "", false, errTokenNotString
+		return "", false, messages.Resume{}, errTokenNotString
 	}
-	return token, token != "", nil
+	return token, token != "", resume, nil
 }
 
 var errTokenNotString = errors.New("transport: the CONNECT token is not a string")
@@ -263,5 +299,5 @@ func appendNamespaceError(dst []byte, ns string) []byte {
 }
 
 func (s *socket) securityEvent(ev security.Event, detail string) {
-	s.srv.events.Emit(ev, security.EventFields{IP: s.ip, SID: s.sid, Detail: detail})
+	s.srv.events.Emit(ev, security.EventFields{IP: s.ip, SID: s.logSID(), Detail: detail})
 }

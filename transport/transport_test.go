@@ -3,9 +3,12 @@ package transport
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/hyvve/gateway/messages"
 )
 
 func TestTextFrameHeader(t *testing.T) {
@@ -126,5 +129,35 @@ func TestFrameWriterWritesEveryFrameInOrder(t *testing.T) {
 			t.Fatalf("frame %q not next in %q", f[:1], got)
 		}
 		got = got[len(h)+len(f):]
+	}
+}
+
+func TestFromAuth(t *testing.T) {
+	tests := []struct {
+		auth    string
+		token   string
+		present bool
+		resume  messages.Resume
+		err     bool
+	}{
+		{``, "", false, messages.Resume{}, false},
+		{`{"token":"t"}`, "t", true, messages.Resume{}, false},
+		{`{"token":null}`, "", false, messages.Resume{}, false},
+		{`{"token":7}`, "", false, messages.Resume{}, true},
+		{`{"token":"t","pid":"p","offset":"12"}`, "t", true, messages.Resume{PID: "p", Offset: "12", HasOffset: true}, false},
+		{`{"token":"t","pid":"p"}`, "t", true, messages.Resume{PID: "p"}, false},               // no broadcast received yet
+		{`{"token":"t","pid":"p","offset":null}`, "t", true, messages.Resume{PID: "p"}, false}, // what a JSON encoder may send
+		{`{"token":"t","pid":"p","offset":12}`, "t", true, messages.Resume{PID: "p"}, false},   // not a string: no offset
+		{`{"token":"t","pid":5,"offset":"1"}`, "t", true, messages.Resume{}, false},            // not a string: no recovery
+		{`{"token":"t","offset":"1"}`, "t", true, messages.Resume{}, false},
+		{`{"pid":"p","offset":"1"}`, "", false, messages.Resume{PID: "p", Offset: "1", HasOffset: true}, false}, // token from the header
+		{`{"token":7,"pid":"p"}`, "", false, messages.Resume{}, true},
+		{`[1]`, "", false, messages.Resume{}, false},
+	}
+	for _, tt := range tests {
+		token, present, resume, err := fromAuth(json.RawMessage(tt.auth))
+		if token != tt.token || present != tt.present || resume != tt.resume || (err != nil) != tt.err {
+			t.Errorf("fromAuth(%s) = %q %v %+v %v", tt.auth, token, present, resume, err)
+		}
 	}
 }

@@ -37,7 +37,7 @@ func (c *Conn) writePump() {
 			if err := c.write(w, frames); err != nil {
 				// A write that times out means the client stopped reading;
 				// any other failure means it is gone.
-				reason := messages.CloseClientLeft
+				reason := messages.CloseTransportClosed
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
 					reason = messages.CloseSlowClient

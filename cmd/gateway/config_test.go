@@ -20,8 +20,22 @@ func TestConfigDefaults(t *testing.T) {
 		c.MaxConnectionsPerIP != 10 || c.MaxMessagesPerMinute != 60 || c.MaxMessageBytes != 100000 ||
 		len(c.AllowedOrigins) != 1 || c.AllowedOrigins[0] != "http://localhost:3000" ||
 		c.RoomIdleTimeout != 5*time.Minute || c.TokenExpiryWarning != 60*time.Second ||
-		c.ShutdownTimeout != 10*time.Second || c.TrustedProxies != nil {
+		c.ShutdownTimeout != 10*time.Second || c.TrustedProxies != nil ||
+		c.RecoveryWindow != 2*time.Minute || c.RecoveryMaxMessages != 1000 {
 		t.Fatalf("defaults: %+v", c)
+	}
+	if a := c.actorsConfig(); a.RecoveryWindow != 2*time.Minute || a.RecoveryMaxMessages != 1000 {
+		t.Fatalf("actors config: %+v", a)
+	}
+}
+
+func TestRecoveryWindowZeroTurnsRecoveryOff(t *testing.T) {
+	c, err := loadConfig([]string{"-recovery-max-messages", "5"}, env(map[string]string{"RECOVERY_WINDOW": "0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.actorsConfig(); a.RecoveryWindow >= 0 || a.RecoveryMaxMessages != 5 {
+		t.Fatalf("RECOVERY_WINDOW=0: actors config %+v, want recovery off", a)
 	}
 }
 
@@ -58,6 +72,7 @@ func TestConfigErrorsAreReportedTogether(t *testing.T) {
 		{map[string]string{"TRUSTED_PROXIES": "not-a-cidr"}, nil, []string{"TRUSTED_PROXIES"}},
 		{map[string]string{"MAX_MESSAGE_BYTES": "0"}, nil, []string{"MAX_MESSAGE_BYTES must be a positive"}},
 		{map[string]string{"LOG_LEVEL": "loud"}, nil, []string{"LOG_LEVEL"}},
+		{map[string]string{"RECOVERY_WINDOW": "-1s", "RECOVERY_MAX_MESSAGES": "0"}, nil, []string{"RECOVERY_WINDOW must not be negative", "RECOVERY_MAX_MESSAGES must be a positive"}},
 		{map[string]string{"NATS_ROUTES": "nats-route://127.0.0.1:6222"}, nil, []string{"NATS_LISTEN"}},
 		{map[string]string{"NATS_URL": "nats://127.0.0.1:4222", "NATS_LISTEN": "127.0.0.1:0"}, nil, []string{"exclusive"}},
 		{nil, []string{"-no-such-flag"}, []string{"no-such-flag"}},

@@ -175,8 +175,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return drain(log, cfg.ShutdownTimeout, srv, system, httpSrv)
 }
 
-// drain is the SIGTERM path: not ready, every client told (DISCONNECT and
-// 1001 from its connection actor), sockets closed, listener closed.
+// drain is the SIGTERM path: not ready, every client's transport closed
+// (1001, or a polling session's close packet; no DISCONNECT, so clients
+// reconnect by themselves and recover their sessions), paced over half of
+// the timeout so they do not all come back at one instant; then the tree,
+// the sockets and the listener.
 func drain(log *slog.Logger, timeout time.Duration, srv *transport.Server, system *actors.System, httpSrv *http.Server) int {
 	log.Info("draining", "timeout", timeout.String())
 	srv.Drain()
@@ -185,7 +188,8 @@ func drain(log *slog.Logger, timeout time.Duration, srv *transport.Server, syste
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		system.Shutdown()                          // every connection actor: DISCONNECT and 1001
+		system.Drain(ctx, timeout/2)               // paced closes, from the connection actors
+		system.Shutdown()                          // the rest of the tree (and any connection left)
 		srv.CloseAll(messages.CloseServerShutdown) // sockets no actor owns yet: 1001
 		if err := srv.WaitConns(ctx); err != nil {
 			log.Warn("sockets still open at the shutdown deadline", "err", err)

@@ -24,10 +24,12 @@ async def main(url, token, room):
     sio = socketio.AsyncClient(reconnection=False)
     published = asyncio.get_running_loop().create_future()
 
+    # A room broadcast carries its recovery offset as one more argument,
+    # last (CONTRACT §9): a handler takes it, or *args.
     @sio.on("news")
-    async def on_news(data):
+    async def on_news(data, offset=None):
         if not published.done():
-            published.set_result(data)
+            published.set_result((data, offset))
 
     @sio.event
     async def connect_error(data):
@@ -37,8 +39,8 @@ async def main(url, token, room):
     say("connected", sid=sio.sid, transport=sio.transport())
     ack = await sio.call("join_room", {"room": room}, timeout=WAIT)
     say("joined", ack=ack, transport=sio.transport())
-    data = await asyncio.wait_for(published, WAIT)
-    say("received", data=data, transport=sio.transport())
+    data, offset = await asyncio.wait_for(published, WAIT)
+    say("received", data=data, offset=offset, transport=sio.transport())
     await sio.disconnect()
     say("disconnected")
 

@@ -11,7 +11,7 @@ function securityEvents(gw, event) {
   return gw.logs().filter((l) => l.type === 'security_event' && l.event === event);
 }
 
-test('OPEN advertises the configured ping and maxPayload; CONNECT is answered 40{"sid"}', async (t) => {
+test('OPEN advertises the configured ping and maxPayload; CONNECT is answered 40{"sid","pid"}; broadcasts end with their offset', async (t) => {
   const gw = await startGateway(t, { PING_INTERVAL: '7s', PING_TIMEOUT: '3s', MAX_MESSAGE_BYTES: '4096' });
   const raw = await gw.raw();
   const open = JSON.parse((await raw.waitText(/^0\{/)).text.slice(1));
@@ -21,10 +21,22 @@ test('OPEN advertises the configured ping and maxPayload; CONNECT is answered 40
   assert.equal(open.pingTimeout, 3000);
   assert.equal(open.maxPayload, 4096);
   const answer = await raw.connect({ token: gw.token() });
-  assert.match(answer, /^40\{"sid":"[A-Za-z0-9_-]+"\}$/);
+  // §9: the private session id beside the sid (≥ 128 bits, base64url).
+  assert.match(answer, /^40\{"sid":"[A-Za-z0-9_-]+","pid":"[A-Za-z0-9_-]{22,}"\}$/);
   // An event with an ack id is answered with an ACK of the same id.
   raw.send('4217["join_room",{"room":"workspace:ws-1:dashboard"}]');
   assert.equal((await raw.waitText(/^4317/)).text, '4317[{"joined":"workspace:ws-1:dashboard"}]');
+  // A room broadcast carries its offset, a string, as its last argument.
+  await gw.publishOK('workspace:ws-1:dashboard', 'x', { n: 1 });
+  assert.match((await raw.waitText(/^42\["x"/)).text, /^42\["x",\{"n":1\},"\d+"\]$/);
+});
+
+test('with RECOVERY_WINDOW=0, CONNECT is answered 40{"sid"} and broadcasts carry no offset', async (t) => {
+  const gw = await startGateway(t, { RECOVERY_WINDOW: '0' });
+  const raw = await gw.raw();
+  assert.match(await raw.connect({ token: gw.token() }), /^40\{"sid":"[A-Za-z0-9_-]+"\}$/);
+  await gw.publishOK('user:user-1', 'x', { n: 1 });
+  assert.equal((await raw.waitText(/^42\["x"/)).text, '42["x",{"n":1}]');
 });
 
 test('CONNECT_ERROR is 44{"message","data":{"code"}}; the server leaves the client ~2 s to close', async (t) => {

@@ -43,6 +43,7 @@ test('python-socketio AsyncClient, default transports: connect, join with ack, p
   assert.equal(await gw.publishOK(room, 'news', { from: 'backend', n: 7 }), 1);
   const received = await step('received');
   assert.deepEqual(received.data, { from: 'backend', n: 7 });
+  assert.match(received.offset, /^\d+$/, 'the broadcast carries its offset last, a string');
   // Default transports: the session began on polling and moved to the WebSocket.
   assert.equal(received.transport, 'websocket');
   await step('disconnected');

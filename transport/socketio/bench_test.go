@@ -16,6 +16,17 @@ func BenchmarkAppendEvent(b *testing.B) {
 	b.SetBytes(int64(len(dst)))
 }
 
+func BenchmarkAppendEventWithOffset(b *testing.B) {
+	dst := make([]byte, 0, 256)
+	b.ReportAllocs()
+	var off uint64 = 1 << 30
+	for b.Loop() {
+		off++
+		dst = AppendEventWithOffset(dst[:0], "chat:message", benchData, off)
+	}
+	b.SetBytes(int64(len(dst)))
+}
+
 func BenchmarkAppendAck(b *testing.B) {
 	dst := make([]byte, 0, 256)
 	b.ReportAllocs()

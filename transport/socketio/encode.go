@@ -45,13 +45,19 @@ func AppendOpen(dst []byte, o OpenInfo) []byte {
 	return append(dst, '}')
 }
 
-// AppendConnect appends the CONNECT reply granting the main namespace:
+// AppendConnect appends the CONNECT reply granting the main namespace, with
+// the private session id pid when connection state recovery is on (an empty
+// pid is left out):
 //
-//	40{"sid":"…"}
-func AppendConnect(dst []byte, sid string) []byte {
+//	40{"sid":"…"}  or  40{"sid":"…","pid":"…"}
+func AppendConnect(dst []byte, sid, pid string) []byte {
 	dst = append(dst, EIOMessage, Connect)
 	dst = append(dst, `{"sid":`...)
 	dst = appendString(dst, sid)
+	if pid != "" {
+		dst = append(dst, `,"pid":`...)
+		dst = appendString(dst, pid)
+	}
 	return append(dst, '}')
 }
 
@@ -86,6 +92,23 @@ func AppendEvent(dst []byte, event string, data json.RawMessage) []byte {
 		dst = append(dst, data...)
 	}
 	return append(dst, ']')
+}
+
+// AppendEventWithOffset appends a room broadcast EVENT carrying its recovery
+// offset as one more argument, last, a decimal string (what socket.io-client
+// keeps as its last offset and sends back when it reconnects):
+//
+//	42["event",data,"17"]  or  42["event","17"]
+func AppendEventWithOffset(dst []byte, event string, data json.RawMessage, offset uint64) []byte {
+	dst = append(dst, EIOMessage, Event, '[')
+	dst = appendString(dst, event)
+	if len(data) > 0 {
+		dst = append(dst, ',')
+		dst = append(dst, data...)
+	}
+	dst = append(dst, ',', '"')
+	dst = strconv.AppendUint(dst, offset, 10)
+	return append(dst, '"', ']')
 }
 
 // AppendAck appends an ACK answering ackID, which must come from a decoded

@@ -26,8 +26,10 @@ func TestEncode(t *testing.T) {
 			`0{"sid":"abc","upgrades":["websocket"],"pingInterval":1000,"pingTimeout":1000,"maxPayload":10}`},
 		{"ping", AppendPing(nil), "2"},
 		// socket.io-protocol v5 examples, prefixed with the Engine.IO message type.
-		{"connect", AppendConnect(nil, "wZX3oN0bSVIhsaknAAAI"), `40{"sid":"wZX3oN0bSVIhsaknAAAI"}`},
-		{"connect escapes", AppendConnect(nil, "<\u2028>"), `40{"sid":"\u003c\u2028\u003e"}`},
+		{"connect", AppendConnect(nil, "wZX3oN0bSVIhsaknAAAI", ""), `40{"sid":"wZX3oN0bSVIhsaknAAAI"}`},
+		{"connect escapes", AppendConnect(nil, "<\u2028>", ""), `40{"sid":"\u003c\u2028\u003e"}`},
+		{"connect with pid", AppendConnect(nil, "wZX3oN0bSVIhsaknAAAI", "oX8c-_Q2cVbq5p4Zlr0QAg"), `40{"sid":"wZX3oN0bSVIhsaknAAAI","pid":"oX8c-_Q2cVbq5p4Zlr0QAg"}`},
+		{"connect pid escapes", AppendConnect(nil, "s", `p"<`), `40{"sid":"s","pid":"p\"\u003c"}`},
 		{"connect error", AppendConnectError(nil, "UNAUTHORIZED"), `44{"message":"UNAUTHORIZED","data":{"code":"UNAUTHORIZED"}}`},
 		{"connect error escapes", AppendConnectError(nil, "a\nb"), `44{"message":"a\nb","data":{"code":"a\nb"}}`},
 		{"disconnect", AppendDisconnect(nil), "41"},
@@ -37,6 +39,12 @@ func TestEncode(t *testing.T) {
 		{"event object", AppendEvent(nil, "m", json.RawMessage(`{"a":[1,2]}`)), `42["m",{"a":[1,2]}]`},
 		{"event escapes", AppendEvent(nil, "a\"b\\c\x00\x1f&", nil), `42["a\"b\\c\u0000\u001f\u0026"]`},
 		{"event invalid utf8", AppendEvent(nil, "a\xffb", nil), `42["a\ufffdb"]`},
+		{"event offset", AppendEventWithOffset(nil, "hey", json.RawMessage(`"Jude"`), 17), `42["hey","Jude","17"]`},
+		{"event offset object", AppendEventWithOffset(nil, "m", json.RawMessage(`{"a":[1,2]}`), 1), `42["m",{"a":[1,2]},"1"]`},
+		{"event offset no data", AppendEventWithOffset(nil, "foo", nil, 42), `42["foo","42"]`},
+		{"event offset zero", AppendEventWithOffset(nil, "foo", json.RawMessage(`null`), 0), `42["foo",null,"0"]`},
+		{"event offset max", AppendEventWithOffset(nil, "e", json.RawMessage(`1`), 1<<64-1), `42["e",1,"18446744073709551615"]`},
+		{"event offset escapes", AppendEventWithOffset(nil, "a\"<", json.RawMessage(`2`), 3), `42["a\"\u003c",2,"3"]`},
 		{"ack empty", AppendAck(nil, 12, nil), `4312[]`},
 		{"ack bar", AppendAck(nil, 14, json.RawMessage(`"bar"`)), `4314["bar"]`},
 		{"ack max", AppendAck(nil, MaxAckID, json.RawMessage(`1`)), `439007199254740991[1]`},
@@ -53,7 +61,9 @@ func TestEncode(t *testing.T) {
 // accepted by our strict decoder (and so is valid JSON).
 func TestEncodedFramesDecode(t *testing.T) {
 	frames := [][]byte{
-		AppendConnect(nil, "s<i>d"),
+		AppendConnect(nil, "s<i>d", ""),
+		AppendConnect(nil, "s<i>d", "p<i>d"),
+		AppendEventWithOffset(nil, "e", json.RawMessage(`{"x":[1]}`), 99),
 		AppendConnectError(nil, "FORBIDDEN"),
 		AppendDisconnect(nil),
 		AppendEvent(nil, "e", json.RawMessage(`[1,{"x":null}]`)),
@@ -145,7 +155,7 @@ func TestRoundTripAck(t *testing.T) {
 }
 
 func TestRoundTripConnect(t *testing.T) {
-	p, err := Decode(AppendConnect(nil, "sid\"1"))
+	p, err := Decode(AppendConnect(nil, "sid\"1", ""))
 	if err != nil || p.Type != Connect || string(p.Data) != `{"sid":"sid\"1"}` {
 		t.Fatalf("got %+v, %v", p, err)
 	}
@@ -160,10 +170,13 @@ func TestEncodersDoNotAllocate(t *testing.T) {
 	data := json.RawMessage(`{"room":"lobby","text":"hello <world>","ts":1700000000}`)
 	o := OpenInfo{SID: "lv_VI97HAXpY6yYWAAAC", PingInterval: 25 * time.Second, PingTimeout: 20 * time.Second, MaxPayload: 100000}
 	encoders := map[string]func(){
-		"AppendEvent":        func() { dst = AppendEvent(dst[:0], "chat:mess\"age\u2028", data) },
-		"AppendAck":          func() { dst = AppendAck(dst[:0], 123456, data) },
-		"AppendOpen":         func() { dst = AppendOpen(dst[:0], o) },
-		"AppendConnect":      func() { dst = AppendConnect(dst[:0], "wZX3oN0bSVIhsaknAAAI") },
+		"AppendEvent":   func() { dst = AppendEvent(dst[:0], "chat:mess\"age\u2028", data) },
+		"AppendAck":     func() { dst = AppendAck(dst[:0], 123456, data) },
+		"AppendOpen":    func() { dst = AppendOpen(dst[:0], o) },
+		"AppendConnect": func() { dst = AppendConnect(dst[:0], "wZX3oN0bSVIhsaknAAAI", "oX8c-_Q2cVbq5p4Zlr0QAg") },
+		"AppendEventWithOffset": func() {
+			dst = AppendEventWithOffset(dst[:0], "chat:message", data, 1<<40)
+		},
 		"AppendConnectError": func() { dst = AppendConnectError(dst[:0], "UNAUTHORIZED") },
 		"AppendDisconnect":   func() { dst = AppendDisconnect(dst[:0]) },
 		"AppendPing":         func() { dst = AppendPing(dst[:0]) },

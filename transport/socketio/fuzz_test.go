@@ -23,7 +23,8 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(AppendEvent(nil, "chat:message", json.RawMessage(`{"room":"lobby","text":"hi"}`)))
 	f.Add(AppendAck(nil, 42, json.RawMessage(`{"ok":true}`)))
-	f.Add(AppendConnect(nil, "wZX3oN0bSVIhsaknAAAI"))
+	f.Add(AppendConnect(nil, "wZX3oN0bSVIhsaknAAAI", "oX8c-_Q2cVbq5p4Zlr0QAg"))
+	f.Add(AppendEventWithOffset(nil, "chat:message", json.RawMessage(`{"text":"hi"}`), 17))
 
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		orig := bytes.Clone(frame)

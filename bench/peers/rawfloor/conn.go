@@ -67,7 +67,7 @@ func (c *conn) readLoop() {
 		}
 		switch p.Type {
 		case socketio.Connect:
-			c.enqueue(socketio.AppendConnect(nil, newID()))
+			c.enqueue(socketio.AppendConnect(nil, newID(), ""))
 		case socketio.Event:
 			c.onEvent(&p)
 		case socketio.Disconnect:

@@ -43,7 +43,7 @@ type Config struct {
 	FaultInjection bool
 	// RecoveryWindow is how long a session that ended for a recoverable
 	// reason is kept, and how long room broadcasts are kept for its replay
-	// (CONTRACT §9). Zero means 2m; negative turns recovery off, which
+	// (docs/PROTOCOL.md "Connection state recovery"). Zero means 2m; negative turns recovery off, which
 	// costs the broadcast path nothing (no lock, no offset, no history).
 	RecoveryWindow time.Duration
 	// RecoveryMaxMessages is the most broadcasts kept per room. Zero means

@@ -542,7 +542,7 @@ func TestShutdownClosesEveryClientWithoutDisconnect(t *testing.T) {
 	resp.Body.Close()
 	h.sys.Shutdown()
 	for _, c := range clients {
-		// CONTRACT §7: no DISCONNECT before the 1001, so socket.io-client
+		// docs/PROTOCOL.md "Close codes": no DISCONNECT before the 1001, so socket.io-client
 		// sees "transport close", reconnects by itself and recovers.
 		c.expectClose(1001)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
-// history is the node's recovery log (CONTRACT §9): one offset sequence
+// history is the node's recovery log (docs/PROTOCOL.md "Connection state recovery"): one offset sequence
 // for every room of the node, so the single offset a client sends back
 // orders all its rooms, and per room a ring of its recent broadcasts.
 //

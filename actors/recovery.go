@@ -12,7 +12,7 @@ import (
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
-// The connection actor's side of connection state recovery (CONTRACT §9):
+// The connection actor's side of connection state recovery (docs/PROTOCOL.md "Connection state recovery"):
 //
 //  1. A connection that ends for a recoverable reason hands its session
 //     (ids, owner, rooms with their join offsets) to a detached-session

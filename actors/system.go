@@ -232,7 +232,7 @@ func (s *System) Kick(sid string, reason messages.CloseReason) bool {
 
 // Drain is the first step of a SIGTERM: it closes every connection for
 // server shutdown (a 1001 close, or a polling session's close packet, with
-// no DISCONNECT: CONTRACT §7), paced so the clients, which reconnect by
+// no DISCONNECT: docs/PROTOCOL.md "Close codes"), paced so the clients, which reconnect by
 // themselves, do not all come back at one instant. The closes go out in
 // batches every drainTick, spread evenly over spread; a batch is at least
 // drainMinBatch, so a few clients go at once. It returns when every close was

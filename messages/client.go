@@ -23,7 +23,7 @@ type Client interface {
 	Close(reason CloseReason)
 }
 
-// Resume is what a CONNECT's auth asks to recover (CONTRACT §9): the private
+// Resume is what a CONNECT's auth asks to recover (docs/PROTOCOL.md "Connection state recovery"): the private
 // session id and the offset of the last broadcast the client received
 // (socket.io-client sends both when it reconnects). The zero value asks for
 // nothing. PID is a secret: never log it.

@@ -78,7 +78,7 @@ func (r CloseReason) Code() int {
 // DISCONNECT packet before the close frame: when the server ends a healthy
 // session on purpose and for good, so socket.io-client reports "io server
 // disconnect" and does not reconnect. A server shutdown sends none
-// (CONTRACT §7): the client sees "transport close", reconnects by itself and
+// (docs/PROTOCOL.md "Close codes"): the client sees "transport close", reconnects by itself and
 // recovers its session (§9).
 func (r CloseReason) SendsDisconnect() bool {
 	switch r {
@@ -89,7 +89,7 @@ func (r CloseReason) SendsDisconnect() bool {
 }
 
 // Recoverable reports whether a session that ended for this reason is kept
-// for RECOVERY_WINDOW (CONTRACT §9): the transport failed under it, not the
+// for RECOVERY_WINDOW (docs/PROTOCOL.md "Connection state recovery"): the transport failed under it, not the
 // client, its credentials or the gateway's own actors.
 func (r CloseReason) Recoverable() bool {
 	switch r {

@@ -22,7 +22,7 @@ func TestCloseReasons(t *testing.T) {
 		code                    int
 		disconnect, recoverable bool
 	}{
-		{CloseServerShutdown, 1001, false, true}, // CONTRACT §7: no DISCONNECT, the client reconnects and recovers
+		{CloseServerShutdown, 1001, false, true}, // docs/PROTOCOL.md "Close codes": no DISCONNECT, the client reconnects and recovers
 		{CloseTransportClosed, 1000, false, true},
 		{ClosePingTimeout, 1000, false, true},
 		{CloseSlowClient, 1013, false, true},

@@ -760,7 +760,7 @@ func TestCloseAllClosesPollingSessions(t *testing.T) {
 	fresh.waitPending()
 	h.srv.Drain()
 	h.srv.CloseAll(messages.CloseServerShutdown)
-	// CONTRACT §7: the close packet with no DISCONNECT before it, so the
+	// docs/PROTOCOL.md "Close codes": the close packet with no DISCONNECT before it, so the
 	// client reconnects by itself and recovers.
 	if r := waitResponse(t, pa, "the accepted session's GET"); r.body != "1" {
 		t.Fatalf("accepted session got %q", r.body)

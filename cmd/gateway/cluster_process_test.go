@@ -72,7 +72,7 @@ func expectEventFrame(t *testing.T, ws *websocket.Conn, want string) {
 }
 
 // isBroadcast reports whether frame is the broadcast event with data 1 and,
-// last, its recovery offset (CONTRACT §9): 42["event",1,"17"].
+// last, its recovery offset (docs/PROTOCOL.md "Connection state recovery"): 42["event",1,"17"].
 func isBroadcast(frame, event string) bool {
 	rest, ok := strings.CutPrefix(frame, `42["`+event+`",1,"`)
 	if !ok || !strings.HasSuffix(rest, `"]`) {

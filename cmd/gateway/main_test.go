@@ -153,7 +153,7 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ws := range clients {
-		// CONTRACT §7: no DISCONNECT before the 1001 (the client reconnects
+		// docs/PROTOCOL.md "Close codes": no DISCONNECT before the 1001 (the client reconnects
 		// by itself and recovers); pings may still come first.
 		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		var err error

@@ -304,7 +304,7 @@ test('SIGTERM: a pending poll gets the close packet and a polling client is disc
   const answer = await pending;
   assert.equal(answer.status, 200, answer.text);
   assert.equal(answer.packets[answer.packets.length - 1], '1', `the pending poll ends with the close packet: ${answer.text}`);
-  // CONTRACT §7: no DISCONNECT before it, so the client reconnects by itself and recovers.
+  // docs/PROTOCOL.md "Close codes": no DISCONNECT before it, so the client reconnects by itself and recovers.
   assert.ok(!answer.packets.includes('41'), `a DISCONNECT before the close packet: ${answer.text}`);
   assert.equal(await client.waitForDisconnect({ timeout: 10000 }), 'transport close');
   assert.deepEqual(await exited, { code: 0, signal: null });

@@ -1,5 +1,5 @@
 'use strict';
-// CONTRACT §9: connection state recovery, with the real socket.io-client,
+// docs/PROTOCOL.md "Connection state recovery": connection state recovery, with the real socket.io-client,
 // on both transports.
 
 const assert = require('node:assert/strict');
@@ -27,7 +27,7 @@ async function expectStream(client, n) {
   for (let i = 1; i < offs.length; i++) assert.ok(BigInt(offs[i]) > BigInt(offs[i - 1]), `offsets increase: ${offs[i - 1]} then ${offs[i]}`);
 }
 
-/** The gateway never prints a pid (CONTRACT §9). */
+/** The gateway never prints a pid (docs/PROTOCOL.md "Connection state recovery"). */
 function assertPidNeverPrinted(gw, ...pids) {
   const out = gw.stderr.text + gw.stdout.text;
   for (const pid of pids) {

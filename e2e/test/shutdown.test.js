@@ -18,7 +18,7 @@ test('SIGTERM: every client sees "transport close" (it reconnects by itself) and
   const started = Date.now();
   const exited = gw.stop();
   const reasons = await Promise.all(clients.map((c) => c.waitForDisconnect({ timeout: 10000 })));
-  // CONTRACT §7: no DISCONNECT before the close, so socket.io-client
+  // docs/PROTOCOL.md "Close codes": no DISCONNECT before the close, so socket.io-client
   // reconnects by itself (to another node when clustered) and recovers.
   assert.deepEqual(reasons, clients.map(() => 'transport close'));
   assert.deepEqual(await exited, { code: 0, signal: null });

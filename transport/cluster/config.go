@@ -67,7 +67,22 @@ type Config struct {
 	// share one external NATS (NATS_SUBJECT_PREFIX). Empty means
 	// DefaultSubjectPrefix. It must be a valid NATS subject without wildcards.
 	SubjectPrefix string
+
+	// RecoveryWindow > 0 turns the JetStream recovery store on (store.go):
+	// an embedded server then runs JetStream, and the node keeps room
+	// broadcasts and sessions there (RECOVERY_WINDOW).
+	RecoveryWindow time.Duration
+	// RecoveryMaxMessages is the most broadcasts kept per room
+	// (RECOVERY_MAX_MESSAGES). Zero means 1000.
+	RecoveryMaxMessages int
+	// StoreDir is where an embedded server's JetStream keeps its files
+	// (NATS_STORE_DIR): streams on file there. Empty: streams in memory,
+	// and the server's own state in a temporary directory removed at Close.
+	StoreDir string
 }
+
+// recovery reports whether the JetStream recovery store is on.
+func (c Config) recovery() bool { return c.RecoveryWindow > 0 }
 
 // Enabled reports whether clustering is configured: URL or Listen is set.
 func (c Config) Enabled() bool { return c.URL != "" || c.Listen != "" }
@@ -86,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SubjectPrefix == "" {
 		c.SubjectPrefix = DefaultSubjectPrefix
+	}
+	if c.RecoveryMaxMessages <= 0 {
+		c.RecoveryMaxMessages = 1000
 	}
 	return c
 }

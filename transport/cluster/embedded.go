@@ -15,7 +15,8 @@ const serverReadyTimeout = 10 * time.Second
 // startServer starts the embedded NATS server of cfg (Listen set) and waits
 // until it accepts connections. Routes that are not up yet are retried by
 // the server for as long as it runs.
-func startServer(cfg Config, nodeID string, log *slog.Logger) (*server.Server, error) {
+// With recovery on it runs JetStream, its state in storeDir.
+func startServer(cfg Config, nodeID, storeDir string, log *slog.Logger) (*server.Server, error) {
 	host, port, err := hostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: NATS_LISTEN: %w", err)
@@ -25,6 +26,9 @@ func startServer(cfg Config, nodeID string, log *slog.Logger) (*server.Server, e
 		Host:       host,
 		Port:       port,
 		NoSigs:     true, // the gateway owns signal handling
+	}
+	if storeDir != "" {
+		opts.JetStream, opts.StoreDir = true, storeDir
 	}
 	if cfg.ClusterListen != "" {
 		chost, cport, err := hostPort(cfg.ClusterListen)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,11 @@ type Node struct {
 	skipBye   bool // tests: vanish like a killed node
 
 	bufs sync.Pool // *[]byte encode buffers
+
+	// The JetStream recovery store (store.go): set once it is ready.
+	store      atomic.Pointer[Store]
+	storeReady chan struct{}
+	tmpDir     string // the embedded server's temporary store dir, removed at Close
 }
 
 // Start joins the cluster described by cfg. It returns (nil, nil) when cfg is
@@ -123,6 +129,7 @@ func Start(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Node, erro
 		kick:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		closedCh:   make(chan struct{}),
+		storeReady: make(chan struct{}),
 	}
 	n.reg = newRegistry(n.id, n.roomPrefix)
 	n.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
@@ -142,7 +149,23 @@ func (n *Node) start() error {
 	url := n.cfg.URL
 	var opts []nats.Option
 	if n.cfg.Listen != "" {
-		srv, err := startServer(n.cfg, n.id, n.log)
+		storeDir := n.cfg.StoreDir
+		if n.cfg.recovery() && storeDir == "" {
+			dir, err := os.MkdirTemp("", "gateway-nats-")
+			if err != nil {
+				return fmt.Errorf("cluster: JetStream temporary store: %w", err)
+			}
+			n.tmpDir, storeDir = dir, dir
+		}
+		if !n.cfg.recovery() {
+			storeDir = ""
+		} else if n.cfg.ClusterListen != "" && len(n.cfg.Routes) == 0 {
+			// A clustered JetStream needs routes at start: a node listing
+			// none (the first of a mesh started in order) runs without it.
+			n.log.Warn("cluster: NATS_CLUSTER_LISTEN without NATS_ROUTES: no JetStream on this node, recovery stays on one node; list every node's route on every node, its own included")
+			storeDir = ""
+		}
+		srv, err := startServer(n.cfg, n.id, storeDir, n.log)
 		if err != nil {
 			return err
 		}
@@ -187,6 +210,10 @@ func (n *Node) start() error {
 	n.wg.Add(2)
 	go n.dispatch()
 	go n.heartbeatLoop()
+	if n.cfg.recovery() && (n.srv == nil || n.srv.JetStreamEnabled()) {
+		n.wg.Add(1)
+		go n.setupStore()
+	}
 	return nil
 }
 
@@ -320,6 +347,9 @@ func (n *Node) shutdown() {
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
+	}
+	if n.tmpDir != "" {
+		_ = os.RemoveAll(n.tmpDir)
 	}
 	n.m.connected.Set(0)
 	n.m.unregister()

@@ -20,6 +20,12 @@ import (
 // fails at once with ErrDisconnected. A ctx ending during the wait is not an
 // error (the message was sent): the answer is then partial.
 func (n *Node) Publish(ctx context.Context, room, event string, data json.RawMessage) (remote int, partial bool, err error) {
+	return n.PublishAt(ctx, room, event, data, 0)
+}
+
+// PublishAt is Publish of a broadcast whose recovery offset is offset (the
+// history's sequence; 0: none): the other nodes fan it out with it.
+func (n *Node) PublishAt(ctx context.Context, room, event string, data json.RawMessage, offset uint64) (remote int, partial bool, err error) {
 	if n == nil {
 		return 0, false, nil
 	}
@@ -35,12 +41,12 @@ func (n *Node) Publish(ctx context.Context, room, event string, data json.RawMes
 		subj = n.roomPrefix + token(room)
 	}
 	if len(hosts) == 0 {
-		err := n.sendRoom(subj, "", 0, event, data)
+		err := n.sendRoom(subj, "", 0, offset, event, data)
 		n.m.publishTime.Observe(time.Since(start).Seconds())
 		return 0, false, err
 	}
 	p, id := n.pend.open(hosts)
-	if err := n.sendRoom(subj, n.replySubj, id, event, data); err != nil {
+	if err := n.sendRoom(subj, n.replySubj, id, offset, event, data); err != nil {
 		n.pend.close(id, p)
 		return 0, false, err
 	}
@@ -64,13 +70,18 @@ func (n *Node) Publish(ctx context.Context, room, event string, data json.RawMes
 // (dashboard_action and state_sync relays). It fails at once with
 // ErrDisconnected while NATS is unreachable.
 func (n *Node) Broadcast(room, event string, data json.RawMessage) error {
+	return n.BroadcastAt(room, event, data, 0)
+}
+
+// BroadcastAt is Broadcast of a broadcast whose recovery offset is offset.
+func (n *Node) BroadcastAt(room, event string, data json.RawMessage, offset uint64) error {
 	if n == nil {
 		return nil
 	}
 	if err := n.sendable(room); err != nil {
 		return err
 	}
-	return n.sendRoom(n.roomPrefix+token(room), "", 0, event, data)
+	return n.sendRoom(n.roomPrefix+token(room), "", 0, offset, event, data)
 }
 
 func (n *Node) sendable(room string) error {
@@ -85,9 +96,9 @@ func (n *Node) sendable(room string) error {
 	return nil
 }
 
-func (n *Node) sendRoom(subj, reply string, reqID uint64, event string, data []byte) error {
+func (n *Node) sendRoom(subj, reply string, reqID, offset uint64, event string, data []byte) error {
 	bp := n.getBuf()
-	b := appendRoomMsg(*bp, reqID, n.id, event, data)
+	b := appendRoomMsg(*bp, reqID, offset, n.id, event, data)
 	var err error
 	if reply == "" {
 		err = n.nc.Publish(subj, b)

@@ -24,6 +24,9 @@ type Delivery struct {
 	Data json.RawMessage
 	// Origin is the id of the node the message was published on.
 	Origin string
+	// Offset is the broadcast's recovery offset, given by its origin from
+	// the history stream (store.go); 0: none, the receiver numbers it.
+	Offset uint64
 	// Reply reports how many local members the message was queued to; the
 	// room actor calls it once after its fan-out. It is never nil: it is a
 	// no-op when the origin asked for no count, and calls after the first
@@ -154,7 +157,7 @@ func (n *Node) onRoomMsg(msg *nats.Msg) {
 		agg.left.Store(int32(len(hs)))
 	}
 	for _, h := range hs {
-		d := &Delivery{Room: lr.room, Event: event, Data: rm.data, Origin: origin, Reply: noReply}
+		d := &Delivery{Room: lr.room, Event: event, Data: rm.data, Origin: origin, Offset: rm.offset, Reply: noReply}
 		if wantCount {
 			r := &replier{n: n, subj: msg.Reply, reqID: rm.reqID, agg: agg}
 			d.Reply = r.reply

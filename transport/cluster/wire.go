@@ -64,10 +64,22 @@ func readUvarint(b []byte) (uint64, []byte, error) {
 	return v, b[n:], nil
 }
 
-// appendRoomMsg encodes a room message.
-func appendRoomMsg(b []byte, reqID uint64, origin, event string, data []byte) []byte {
-	b = append(b, wireVersion)
-	b = binary.AppendUvarint(b, reqID)
+// wireOffset starts a room message that carries its recovery offset (the
+// history stream's sequence, store.go):
+//
+//	version:2 | uvarint reqID | uvarint offset | uvarint len | origin | uvarint len | event | data...
+const wireOffset = 2
+
+// appendRoomMsg encodes a room message; offset 0 means none (version 1).
+func appendRoomMsg(b []byte, reqID, offset uint64, origin, event string, data []byte) []byte {
+	if offset == 0 {
+		b = append(b, wireVersion)
+		b = binary.AppendUvarint(b, reqID)
+	} else {
+		b = append(b, wireOffset)
+		b = binary.AppendUvarint(b, reqID)
+		b = binary.AppendUvarint(b, offset)
+	}
 	b = appendString(b, origin)
 	b = appendString(b, event)
 	return append(b, data...)
@@ -76,17 +88,24 @@ func appendRoomMsg(b []byte, reqID uint64, origin, event string, data []byte) []
 // roomMsg is a decoded room message; its byte fields alias the payload.
 type roomMsg struct {
 	reqID  uint64
+	offset uint64
 	origin []byte
 	event  []byte
 	data   []byte
 }
 
 func decodeRoomMsg(b []byte) (m roomMsg, err error) {
-	if len(b) == 0 || b[0] != wireVersion {
+	if len(b) == 0 || (b[0] != wireVersion && b[0] != wireOffset) {
 		return m, errMalformed
 	}
+	v := b[0]
 	if m.reqID, b, err = readUvarint(b[1:]); err != nil {
 		return m, err
+	}
+	if v == wireOffset {
+		if m.offset, b, err = readUvarint(b); err != nil {
+			return m, err
+		}
 	}
 	if m.origin, b, err = readBytes(b); err != nil {
 		return m, err
@@ -187,4 +206,29 @@ func eachRoom(b []byte, f func(room []byte)) error {
 		b = rest
 	}
 	return nil
+}
+
+// History message (stream subject <prefix>.hist.<token(room)>, store.go):
+//
+//	version:1 | uvarint len | exceptSID | uvarint len | event | data...
+func appendHistMsg(b []byte, exceptSID, event string, data []byte) []byte {
+	b = append(b, wireVersion)
+	b = appendString(b, exceptSID)
+	b = appendString(b, event)
+	return append(b, data...)
+}
+
+func decodeHistMsg(b []byte) (exceptSID, event string, data []byte, err error) {
+	if len(b) == 0 || b[0] != wireVersion {
+		return "", "", nil, errMalformed
+	}
+	sid, b, err := readBytes(b[1:])
+	if err != nil {
+		return "", "", nil, err
+	}
+	ev, b, err := readBytes(b)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return string(sid), string(ev), b, nil
 }

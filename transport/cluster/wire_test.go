@@ -22,7 +22,7 @@ func TestTokenIsOneSafeSubjectToken(t *testing.T) {
 
 func TestRoomMsgRoundTrip(t *testing.T) {
 	data := []byte(`{"x":[1,2,3]}`)
-	b := appendRoomMsg(nil, 1<<40, "node-1", "message", data)
+	b := appendRoomMsg(nil, 1<<40, 0, "node-1", "message", data)
 	m, err := decodeRoomMsg(b)
 	if err != nil || m.reqID != 1<<40 || string(m.origin) != "node-1" || string(m.event) != "message" || !bytes.Equal(m.data, data) {
 		t.Fatalf("decode = %+v, %v", m, err)
@@ -35,8 +35,16 @@ func TestRoomMsgRoundTrip(t *testing.T) {
 			t.Fatalf("truncated message of %d bytes decoded", i)
 		}
 	}
-	if _, err := decodeRoomMsg([]byte{2, 0, 0, 0}); err == nil {
+	if _, err := decodeRoomMsg([]byte{3, 0, 0, 0}); err == nil {
 		t.Fatal("unknown version decoded")
+	}
+	b = appendRoomMsg(nil, 7, 1<<33, "n", "ev", data)
+	if m, err := decodeRoomMsg(b); err != nil || m.reqID != 7 || m.offset != 1<<33 || string(m.event) != "ev" || !bytes.Equal(m.data, data) {
+		t.Fatalf("decode with offset = %+v, %v", m, err)
+	}
+	sid, ev, d, err := decodeHistMsg(appendHistMsg(nil, "sid1", "ev", data))
+	if err != nil || sid != "sid1" || ev != "ev" || !bytes.Equal(d, data) {
+		t.Fatalf("history message = %q %q %s %v", sid, ev, d, err)
 	}
 }
 

@@ -1,0 +1,396 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The recovery store (docs/PROTOCOL.md §9 "Clustered"): with recovery on, a
+// clustered gateway keeps room broadcasts and recoverable sessions in NATS
+// JetStream, so a client recovers on whichever node it reconnects to, even
+// after the node it was on died.
+//
+//   - History: one stream, <prefix>.hist.<token(room)> a subject per room.
+//     The stream sequence of a broadcast is its offset, so one sequence
+//     orders every room of the cluster.
+//   - Sessions: a key-value bucket keyed by a hash of the pid (the pid is a
+//     secret: never a subject, a key or a log line). A record is taken with
+//     a delete on its revision, so two nodes cannot both recover it.
+//
+// The store is set up in the background once JetStream answers (a cluster
+// needs its meta leader first); until then, and if JetStream never comes,
+// Node.Store returns nil and the gateway recovers on one node only.
+
+// Errors of Store.
+var (
+	// ErrNoSession: no such session in the bucket (never, expired, or
+	// taken by another node).
+	ErrNoSession = errors.New("cluster: no such session")
+	// ErrTaken: another node took the session first.
+	ErrTaken = errors.New("cluster: session taken by another node")
+)
+
+// storeOpTimeout bounds one JetStream request of the store.
+const storeOpTimeout = 5 * time.Second
+
+// Store is the JetStream recovery store of a Node. Safe for concurrent use.
+type Store struct {
+	js         jetstream.JetStream
+	stream     jetstream.Stream
+	kv         jetstream.KeyValue
+	histPrefix string // <prefix>.hist.
+	max        int
+	replicas   int
+}
+
+// Kept is one broadcast read back from the history.
+type Kept struct {
+	Seq       uint64
+	Room      string
+	Event     string
+	Data      []byte
+	ExceptSID string // its sender's sid (state_sync), never replayed to it
+}
+
+// Store returns the node's recovery store, or nil when recovery is off,
+// the node is single, or JetStream is not (yet) available.
+func (n *Node) Store() *Store {
+	if n == nil {
+		return nil
+	}
+	return n.store.Load()
+}
+
+// StoreReady is closed once the store is set up (never, when it is off).
+func (n *Node) StoreReady() <-chan struct{} {
+	if n == nil {
+		return nil
+	}
+	return n.storeReady
+}
+
+// streamName derives the stream and bucket names from the subject prefix.
+func streamName(prefix, kind string) string {
+	return kind + "_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(prefix)
+}
+
+// historyMaxAge is how long the stream keeps a broadcast. A broadcast a
+// client missed was published at most a ping timeout before its session was
+// detached (or, for a node that died, after its record was last refreshed),
+// and the session is kept for the window: twice the window plus a minute
+// covers both, so age never drops a broadcast a recoverable session missed
+// (the conservative rule of the reach-back check, see Since).
+func historyMaxAge(window time.Duration) time.Duration { return 2*window + time.Minute }
+
+// SessionTTL is how long the bucket keeps a record after its last write;
+// live sessions are rewritten every SessionRefresh.
+func SessionTTL(window time.Duration) time.Duration { return window + SessionRefresh(window) }
+
+// SessionRefresh is how often a node rewrites its live sessions' records.
+func SessionRefresh(window time.Duration) time.Duration { return max(window/3, time.Second) }
+
+// setupStore makes the stream and the bucket, retrying until JetStream
+// answers or the node closes. It never blocks Start.
+func (n *Node) setupStore() {
+	defer n.wg.Done()
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		n.log.Warn("cluster: JetStream unavailable; recovery stays on one node", "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-n.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	warned := false
+	wait := 100 * time.Millisecond
+	for {
+		s, err := n.tryStore(ctx, js)
+		if err == nil {
+			n.store.Store(s)
+			close(n.storeReady)
+			n.log.Info("cluster: JetStream recovery store ready", "replicas", s.replicas)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !warned {
+			warned = true
+			n.log.Warn("cluster: JetStream not available yet; recovery stays on one node until it is", "err", err)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// tryStore makes the stream and the bucket once.
+func (n *Node) tryStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
+	if n.srv == nil { // external: clustered JetStream takes 3, a single server 1
+		s, err := n.tryStoreWith(ctx, js, 3)
+		if err != nil {
+			s, err = n.tryStoreWith(ctx, js, 1)
+		}
+		return s, err
+	}
+	replicas := n.replicas()
+	if replicas == 0 {
+		return nil, errors.New("JetStream cluster not formed yet")
+	}
+	return n.tryStoreWith(ctx, js, replicas)
+}
+
+func (n *Node) tryStoreWith(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, error) {
+	storage := jetstream.MemoryStorage
+	if n.cfg.StoreDir != "" {
+		storage = jetstream.FileStorage
+	}
+	cctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	prefix := n.cfg.SubjectPrefix
+	stream, err := js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{
+		Name:              streamName(prefix, "GWHIST"),
+		Subjects:          []string{prefix + ".hist.>"},
+		Storage:           storage,
+		Replicas:          replicas,
+		MaxAge:            historyMaxAge(n.cfg.RecoveryWindow),
+		MaxMsgsPerSubject: int64(n.cfg.RecoveryMaxMessages),
+		Discard:           jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history stream: %w", err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(cctx, jetstream.KeyValueConfig{
+		Bucket:   streamName(prefix, "GWSESS"),
+		TTL:      SessionTTL(n.cfg.RecoveryWindow),
+		Storage:  storage,
+		Replicas: replicas,
+		History:  1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session bucket: %w", err)
+	}
+	return &Store{js: js, stream: stream, kv: kv, histPrefix: prefix + ".hist.",
+		max: n.cfg.RecoveryMaxMessages, replicas: replicas}, nil
+}
+
+// replicas is min(3, the JetStream cluster's size) for an embedded
+// server: its own and its routes' servers, 0 (wait) until its meta group is
+// current. A stream's replicas are fixed when it is made: made before
+// enough servers are up, it fails and is retried. With an external NATS it
+// is 0: tryStore tries 3, then 1.
+func (n *Node) replicas() int {
+	if n.srv == nil {
+		return 0
+	}
+	if !n.srv.JetStreamIsClustered() {
+		return 1
+	}
+	if !n.srv.JetStreamIsCurrent() {
+		return 0
+	}
+	return min(3, n.expectedServers())
+}
+
+// expectedServers is how many embedded servers the routes describe: this
+// one and every route that is not its own.
+func (n *Node) expectedServers() int {
+	own := n.RouteURL()
+	seen := map[string]bool{}
+	for _, r := range n.cfg.Routes {
+		r = strings.TrimPrefix(r, "nats-route://")
+		if "nats-route://"+r != own {
+			seen[r] = true
+		}
+	}
+	return 1 + len(seen)
+}
+
+// subject is room's history subject.
+func (s *Store) subject(room string) string { return s.histPrefix + token(room) }
+
+// Append keeps a broadcast and returns its offset, the stream sequence.
+func (s *Store) Append(ctx context.Context, room, event string, data []byte, exceptSID string) (uint64, error) {
+	if room == "" || len(room) > maxRoomLen {
+		return 0, ErrInvalidRoom
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	b := appendHistMsg(make([]byte, 0, len(event)+len(data)+len(exceptSID)+4), exceptSID, event, data)
+	ack, err := s.js.Publish(ctx, s.subject(room), b)
+	if err != nil {
+		return 0, fmt.Errorf("cluster: history append: %w", err)
+	}
+	return ack.Sequence, nil
+}
+
+// Since returns the kept broadcasts of rooms (a room maps to the offset
+// after which its broadcasts are wanted), in offset order. ok is false when
+// the history may no longer reach back: a room holds RECOVERY_MAX_MESSAGES
+// or more after its offset (the oldest of them may have been dropped; one
+// too many is refused rather than risk a silent gap), or an offset is past
+// the stream's last sequence (not one the cluster issued). Age never drops
+// a broadcast a kept session missed (historyMaxAge).
+func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept, ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("cluster: history info: %w", err)
+	}
+	for room, after := range rooms {
+		if after > info.State.LastSeq {
+			return nil, false, nil
+		}
+		got, ok, err := s.roomSince(ctx, room, after)
+		if err != nil || !ok {
+			return nil, ok, err
+		}
+		kept = append(kept, got...)
+	}
+	slices.SortFunc(kept, func(a, b Kept) int {
+		switch {
+		case a.Seq < b.Seq:
+			return -1
+		case a.Seq > b.Seq:
+			return 1
+		}
+		return 0
+	})
+	return kept, true, nil
+}
+
+func (s *Store) roomSince(ctx context.Context, room string, after uint64) ([]Kept, bool, error) {
+	c, err := s.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubject:     s.subject(room),
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       after + 1,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: 30 * time.Second,
+		MemoryStorage:     true,
+		Replicas:          1,
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("cluster: history consumer: %w", err)
+	}
+	name := c.CachedInfo().Name
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), storeOpTimeout)
+		defer cancel()
+		_ = s.stream.DeleteConsumer(dctx, name)
+	}()
+	pending := c.CachedInfo().NumPending
+	if pending >= uint64(s.max) {
+		return nil, false, nil
+	}
+	var out []Kept
+	for pending > 0 {
+		batch, err := c.Fetch(int(pending), jetstream.FetchMaxWait(storeOpTimeout))
+		if err != nil {
+			return nil, false, fmt.Errorf("cluster: history fetch: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				return nil, false, err
+			}
+			exceptSID, event, data, err := decodeHistMsg(m.Data())
+			if err != nil {
+				continue
+			}
+			out = append(out, Kept{Seq: md.Sequence.Stream, Room: room, Event: event, Data: data, ExceptSID: exceptSID})
+			pending = md.NumPending
+		}
+		if err := batch.Error(); err != nil {
+			return nil, false, fmt.Errorf("cluster: history fetch: %w", err)
+		}
+		if n == 0 {
+			return nil, false, errors.New("cluster: history fetch: nothing within the wait")
+		}
+	}
+	return out, true, nil
+}
+
+// LastSeq returns the stream's last sequence.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
+}
+
+// sessionKey is the bucket key of pid: a hash, never the pid.
+func sessionKey(pid string) string {
+	h := sha256.Sum256([]byte(pid))
+	return hex.EncodeToString(h[:20])
+}
+
+// PutSession writes a session's record (the bucket's TTL counts from now).
+func (s *Store) PutSession(ctx context.Context, pid string, rec []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	_, err := s.kv.Put(ctx, sessionKey(pid), rec)
+	return err
+}
+
+// GetSession reads a session's record and its revision, for TakeSession.
+func (s *Store) GetSession(ctx context.Context, pid string) (rec []byte, rev uint64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	e, err := s.kv.Get(ctx, sessionKey(pid))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, 0, ErrNoSession
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return e.Value(), e.Revision(), nil
+}
+
+// TakeSession deletes the record read at rev, only if nobody wrote or took
+// it since: ErrTaken otherwise.
+func (s *Store) TakeSession(ctx context.Context, pid string, rev uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	err := s.kv.Delete(ctx, sessionKey(pid), jetstream.LastRevision(rev))
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			return ErrTaken
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return ErrTaken
+		}
+		return err
+	}
+	return nil
+}
+
+// DeleteSession forgets a session (its client ended it, or it was taken here).
+func (s *Store) DeleteSession(ctx context.Context, pid string) error {
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	return s.kv.Delete(ctx, sessionKey(pid))
+}

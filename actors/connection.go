@@ -13,6 +13,7 @@ import (
 	"github.com/hyvve/gateway/messages"
 	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/supervision"
+	"github.com/hyvve/gateway/transport/cluster"
 	"github.com/hyvve/gateway/transport/socketio"
 )
 
@@ -73,6 +74,11 @@ type recoveryState struct {
 	gates   map[string]*gatedOutbox
 	waiting int // joins not yet confirmed
 	timer   *time.Timer
+	// clustered: the history comes from the cluster's stream (clustered.go),
+	// read once (fetched) into kept; session is nil when the record came
+	// from the cluster's bucket.
+	clustered, fetched bool
+	kept               []cluster.Kept
 }
 
 // recoveryTimeout comes from the connection's own timer: a recovery that
@@ -126,7 +132,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		a.onStopped(ctx)
 	case *actor.Terminated:
-		if a.recovery != nil && a.recovery.rec == nil && m.Who.Id == a.recovery.session.Id && !a.stopping {
+		if a.recovery != nil && a.recovery.rec == nil && a.recovery.session != nil && m.Who.Id == a.recovery.session.Id && !a.stopping {
 			a.recoveryFailed(ctx, recoveryExpired) // the session stopped before it answered
 			return
 		}
@@ -156,6 +162,8 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 				a.recoveryFailed(ctx, recoveryUnknown)
 			}
 		}
+	case *clusterFetched:
+		a.onClusterFetched(ctx, m)
 	case *recoveryTimeout:
 		if a.recovery != nil && !a.stopping {
 			a.recoveryFailed(ctx, recoveryUnknown)
@@ -399,6 +407,9 @@ func (a *connectionActor) onRoomJoined(ctx actor.Context, m *messages.RoomJoined
 				a.joinedAt[m.Room] = m.Offset
 			}
 		}
+		if a.recovery == nil {
+			a.mirrorSession()
+		}
 	}
 	a.ack(m.AckID, joinedBody("joined", m.Room))
 	if r := a.recovery; r != nil && r.gates[m.Room] != nil && !a.stopping {
@@ -430,6 +441,7 @@ func (a *connectionActor) onRoomLeft(ctx actor.Context, m *messages.RoomLeft) {
 		delete(a.rooms, m.Room)
 		delete(a.joinedAt, m.Room)
 		ctx.Unwatch(pid)
+		a.mirrorSession()
 	}
 	a.ack(m.AckID, joinedBody("left", m.Room))
 }
@@ -588,8 +600,14 @@ func expOKBody(exp time.Time) json.RawMessage {
 // relay broadcasts a client's event to the other members of room, here and
 // on every other node hosting it, never back to this connection.
 func (a *connectionActor) relay(ctx actor.Context, room, event string, data json.RawMessage) {
-	ctx.Send(a.d.gateway, &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self(), ExceptSID: a.sid})
-	if err := a.d.cluster.Broadcast(room, event, data); err != nil {
+	var off uint64
+	if a.d.store() != nil {
+		actx, cancel := context.WithTimeout(context.Background(), relayTimeout)
+		off = a.d.appendOffset(actx, room, event, data, a.sid)
+		cancel()
+	}
+	ctx.Send(a.d.gateway, &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self(), ExceptSID: a.sid, Offset: off})
+	if err := a.d.cluster.BroadcastAt(room, event, data, off); err != nil {
 		a.logger().Warn("cluster relay failed; delivered on this node only", "room", room, "err", err)
 	}
 }

@@ -38,6 +38,9 @@ type deps struct {
 	history *history
 	// sessions finds the kept (detached) sessions by pid.
 	sessions sessionRegistry
+	// mirror writes the sessions to the cluster's bucket (clustered.go);
+	// nil when recovery is off or the node is single.
+	mirror *mirror
 	// templates holds one Props per actor kind spawned per connection or
 	// room (see props).
 	templatesMu sync.Mutex

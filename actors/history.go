@@ -78,11 +78,19 @@ func (h *history) ringLocked(room string) *ring {
 // broadcast assigns the next offset, encodes the event once with it, keeps
 // it in room's ring and queues it to every member but except (and muted
 // ones, see gatedOutbox); it returns how many queues took it.
-func (h *history) broadcast(room, event string, data json.RawMessage, exceptSID string, members []member, except *actor.PID) int {
+//
+// at, when not 0, is the offset the cluster's history stream gave it
+// (clustered.go): the node's counter is not used, only kept past it.
+func (h *history) broadcast(room, event string, data json.RawMessage, exceptSID string, members []member, except *actor.PID, at uint64) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.last++
-	off := h.last
+	off := at
+	if off == 0 {
+		h.last++
+		off = h.last
+	} else if off > h.last {
+		h.last = off
+	}
 	frame := socketio.AppendEventWithOffset(make([]byte, 0, len(event)+len(data)+32), event, data, off)
 	r := h.ringLocked(room)
 	now := h.now()
@@ -92,6 +100,9 @@ func (h *history) broadcast(room, event string, data json.RawMessage, exceptSID 
 	for _, mb := range members {
 		if except != nil && mb.pid.Id == except.Id {
 			continue
+		}
+		if g, ok := mb.out.(*gatedOutbox); ok && g.replayed(off) {
+			continue // replayed from the cluster's history before it got here
 		}
 		if mb.out.Enqueue(frame) {
 			n++
@@ -178,6 +189,16 @@ func (h *history) reachesBackLocked(rooms map[string]uint64, from uint64) bool {
 // missedLocked returns the kept broadcasts of rooms after each room's
 // threshold, in offset order, but those sent by sid. Under h.mu.
 func (h *history) missedLocked(rooms map[string]uint64, from uint64, sid string) [][]byte {
+	out := h.missedEntriesLocked(rooms, from, sid)
+	frames := make([][]byte, len(out))
+	for i := range out {
+		frames[i] = out[i].frame
+	}
+	return frames
+}
+
+// missedEntriesLocked is missedLocked's entries. Under h.mu.
+func (h *history) missedEntriesLocked(rooms map[string]uint64, from uint64, sid string) []entry {
 	var out []entry
 	for room, joinedAt := range rooms {
 		r := h.rooms[room]
@@ -201,11 +222,7 @@ func (h *history) missedLocked(rooms map[string]uint64, from uint64, sid string)
 		}
 		return 0
 	})
-	frames := make([][]byte, len(out))
-	for i := range out {
-		frames[i] = out[i].frame
-	}
-	return frames
+	return out
 }
 
 // sweep drops expired entries and forgets empty rings nobody holds.
@@ -275,6 +292,18 @@ func (r *ring) pop() {
 type gatedOutbox struct {
 	out  messages.Outbox
 	open bool
+	// skip holds offsets a clustered recovery replayed from the cluster's
+	// history before this node fanned them out: sent once, not again.
+	skip map[uint64]struct{}
+}
+
+// replayed reports (and forgets) an offset already replayed. Under history.mu.
+func (g *gatedOutbox) replayed(off uint64) bool {
+	if _, ok := g.skip[off]; ok {
+		delete(g.skip, off)
+		return true
+	}
+	return false
 }
 
 func (g *gatedOutbox) Enqueue(frame []byte) bool {

@@ -55,7 +55,7 @@ func TestHistoryRing(t *testing.T) {
 			h.now = func() time.Time { return t0.Add(now) }
 			for i, s := range tt.steps {
 				now = s.at
-				h.broadcast(s.room, "e", json.RawMessage(fmt.Sprint(i+1)), "", nil, nil)
+				h.broadcast(s.room, "e", json.RawMessage(fmt.Sprint(i+1)), "", nil, nil, 0)
 			}
 			now = tt.now
 			if got := h.reachesBack(tt.rooms, tt.from); got != tt.reaches {
@@ -95,7 +95,7 @@ func TestHistoryRingsOutliveRoomsWhileHeld(t *testing.T) {
 	h.retain("a")      // the room actor
 	h.retain("a", "b") // a kept session
 	for i := 0; i < 3; i++ {
-		h.broadcast("a", "e", nil, "", nil, nil)
+		h.broadcast("a", "e", nil, "", nil, nil, 0)
 	}
 	h.release("a") // the room stops: the session still holds its ring
 	now = 2 * time.Minute
@@ -119,8 +119,8 @@ func TestHistoryBroadcastSkipsMutedAndExcept(t *testing.T) {
 	gate := &gatedOutbox{out: muted}
 	senderPID := &actor.PID{Id: "sender"}
 	members := []member{{pid: &actor.PID{Id: "open"}, out: open}, {pid: &actor.PID{Id: "muted"}, out: gate}, {pid: senderPID, out: sender}}
-	h.broadcast("a", "e", json.RawMessage(`1`), "sender-sid", members, senderPID)
-	h.broadcast("a", "e", json.RawMessage(`2`), "", members, nil)
+	h.broadcast("a", "e", json.RawMessage(`1`), "sender-sid", members, senderPID, 0)
+	h.broadcast("a", "e", json.RawMessage(`2`), "", members, nil, 0)
 	if len(open.frames) != 2 || len(muted.frames) != 0 || len(sender.frames) != 1 {
 		t.Fatalf("open %v muted %v sender %v", open.frames, muted.frames, sender.frames)
 	}

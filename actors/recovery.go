@@ -2,7 +2,6 @@ package actors
 
 import (
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -33,23 +32,26 @@ import (
 // askSession starts a recovery; false means there is nothing to ask (the
 // result is recorded) and the client gets a fresh session.
 func (a *connectionActor) askSession(ctx actor.Context) bool {
+	var from uint64
+	if a.resume.HasOffset {
+		off, err := offsetOf(a.resume.Offset)
+		if err != nil {
+			a.recorded(recoveryUnknown) // not an offset this gateway gave
+			return false
+		}
+		from = off
+	}
 	session, ok := a.d.sessions.find(a.resume.PID)
 	if !ok {
+		if a.askCluster(ctx, from) { // clustered: another node's, or one that died
+			return true
+		}
 		result := recoveryUnknown
 		if a.d.sessions.wasExpired(a.resume.PID) {
 			result = recoveryExpired
 		}
 		a.recorded(result)
 		return false
-	}
-	var from uint64
-	if a.resume.HasOffset {
-		off, err := strconv.ParseUint(a.resume.Offset, 10, 64)
-		if err != nil {
-			a.recorded(recoveryUnknown) // not an offset this gateway gave
-			return false
-		}
-		from = off
 	}
 	a.state = connResuming
 	self, root := ctx.Self(), a.d.root
@@ -69,13 +71,24 @@ func (a *connectionActor) onSessionTaken(ctx actor.Context, m *sessionTaken) {
 	}
 	r.rec = m.rec
 	ctx.Unwatch(r.session)
+	if a.readLocalHistory(ctx, m.rec) {
+		return // clustered: rejoined once the stream's history is read
+	}
 	if !a.d.history.reachesBack(m.rec.rooms, r.from) {
 		a.recoveryFailed(ctx, recoveryTooOld)
 		return
 	}
-	r.rooms = make(map[string]uint64, len(m.rec.rooms))
-	r.gates = make(map[string]*gatedOutbox, len(m.rec.rooms))
-	for name, joinedAt := range m.rec.rooms {
+	a.rejoin(ctx, m.rec)
+}
+
+// rejoin re-checks the session's rooms against the new claims and rejoins
+// them muted.
+func (a *connectionActor) rejoin(ctx actor.Context, rec *sessionRecord) {
+	r := a.recovery
+	r.rec = rec
+	r.rooms = make(map[string]uint64, len(rec.rooms))
+	r.gates = make(map[string]*gatedOutbox, len(rec.rooms))
+	for name, joinedAt := range rec.rooms {
 		room, err := security.ParseRoom(name)
 		if err != nil || security.CanJoin(a.claims, room) != nil {
 			r.denied = append(r.denied, name)
@@ -103,10 +116,16 @@ func (a *connectionActor) finishRecovery(ctx actor.Context) {
 	h := a.d.history
 	user := security.UserRoom(a.claims.Subject)
 	h.mu.Lock()
-	ok := h.reachesBackLocked(r.rooms, r.from)
+	ok := r.clustered || h.reachesBackLocked(r.rooms, r.from)
 	if ok {
 		a.conn.Accepted(r.rec.sid, r.rec.pid)
-		for _, frame := range h.missedLocked(r.rooms, r.from, r.rec.sid) {
+		var frames [][]byte
+		if r.clustered {
+			frames = a.replayClusteredLocked(r)
+		} else {
+			frames = h.missedLocked(r.rooms, r.from, r.rec.sid)
+		}
+		for _, frame := range frames {
 			a.conn.Enqueue(frame)
 		}
 		for _, g := range r.gates {
@@ -120,7 +139,9 @@ func (a *connectionActor) finishRecovery(ctx actor.Context) {
 		a.openUserRoomLocked(ctx, r)
 	}
 	h.mu.Unlock()
-	ctx.Send(r.session, &sessionDone{}) // its history is held by the rooms now
+	if r.session != nil {
+		ctx.Send(r.session, &sessionDone{}) // its history is held by the rooms now
+	}
 	if !ok {
 		a.leaveAllBut(ctx, user)
 		a.recorded(recoveryTooOld)
@@ -135,6 +156,9 @@ func (a *connectionActor) finishRecovery(ctx actor.Context) {
 	}
 	a.recorded(recoveryRecovered)
 	a.activate(ctx)
+	if a.d.mirror != nil && r.clustered { // its record was taken from the bucket: written anew
+		a.d.mirror.put(a.pid, a.record(), true, true)
+	}
 }
 
 // recoveryFailed gives the client a fresh session; the rooms a taken
@@ -143,9 +167,11 @@ func (a *connectionActor) recoveryFailed(ctx actor.Context, result string) {
 	r := a.recovery
 	a.recovery = nil
 	r.timer.Stop()
-	if r.rec != nil {
+	switch {
+	case r.session == nil:
+	case r.rec != nil:
 		ctx.Send(r.session, &sessionDone{})
-	} else {
+	default:
 		ctx.Unwatch(r.session)
 	}
 	a.recorded(result)
@@ -222,7 +248,17 @@ func (a *connectionActor) recorded(result string) {
 // recoverable reason. Its rooms' history is retained here, synchronously,
 // before the rooms learn the connection ended; the session releases it.
 func (a *connectionActor) detach(reason messages.CloseReason) {
-	if a.d.history == nil || a.state != connActive || !reason.Recoverable() || a.d.shuttingDown.Load() {
+	if a.d.history == nil || a.state != connActive {
+		return
+	}
+	if a.d.mirror != nil { // clustered: the bucket keeps it for any node
+		if reason.Recoverable() {
+			a.d.mirror.put(a.pid, a.record(), false, false)
+		} else {
+			a.d.mirror.forget(a.pid)
+		}
+	}
+	if !reason.Recoverable() || a.d.shuttingDown.Load() {
 		return
 	}
 	rec := &sessionRecord{pid: a.pid, sid: a.sid, sub: a.claims.Subject, workspaceID: a.claims.WorkspaceID,

@@ -81,7 +81,7 @@ func (r *roomActor) Receive(ctx actor.Context) {
 			r.armIdle(ctx) // its last idle report may have been stale: report again
 		}
 	case *cluster.Delivery: // from another node; not routed by the parent
-		m.Reply(r.fanOut(m.Event, m.Data, nil, ""))
+		m.Reply(r.fanOut(m.Event, m.Data, nil, "", m.Offset))
 	case *roomIdleTimeout:
 		if m.gen == r.idleGen && r.members.len() == 0 {
 			r.timer = nil
@@ -121,7 +121,7 @@ func (r *roomActor) remove(ctx actor.Context, who *actor.PID) {
 }
 
 func (r *roomActor) onPublish(m *messages.Publish) {
-	n := r.fanOut(m.Event, m.Data, m.Except, m.ExceptSID)
+	n := r.fanOut(m.Event, m.Data, m.Except, m.ExceptSID, m.Offset)
 	if !m.Start.IsZero() {
 		r.deps.metrics.publishFanout.Observe(time.Since(m.Start).Seconds())
 	}
@@ -133,10 +133,10 @@ func (r *roomActor) onPublish(m *messages.Publish) {
 // fanOut encodes the event once and queues the same bytes to every member
 // but except; it returns how many queues took it. With recovery on, the
 // node's sequencer gives the broadcast its offset and keeps it (history.go).
-func (r *roomActor) fanOut(event string, data json.RawMessage, except *actor.PID, exceptSID string) int {
+func (r *roomActor) fanOut(event string, data json.RawMessage, except *actor.PID, exceptSID string, offset uint64) int {
 	var n int
 	if h := r.deps.history; h != nil {
-		n = h.broadcast(r.name, event, data, exceptSID, r.members.list, except)
+		n = h.broadcast(r.name, event, data, exceptSID, r.members.list, except, offset)
 	} else {
 		n = r.fanOutNow(event, data, except)
 	}

@@ -82,6 +82,9 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 	}
 	if d.cfg.recovery() {
 		d.history = newHistory(d.cfg.RecoveryMaxMessages, d.cfg.RecoveryWindow)
+		if d.cluster != nil {
+			d.mirror = newMirror(d)
+		}
 	}
 	protoLog := slog.New(minLevel{dp.Logger.Handler(), slog.LevelWarn}).With("lib", "protoactor")
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return protoLog }))
@@ -189,8 +192,10 @@ func (s *System) Publish(ctx context.Context, room, event string, data json.RawM
 		return messages.PublishResult{}, ErrShuttingDown
 	}
 	reply := make(chan int, 1)
-	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply, Start: time.Now()})
-	remote, partial, err := s.d.cluster.Publish(ctx, room, event, data) // nil cluster: 0, false, nil
+	start := time.Now()
+	off := s.d.appendOffset(ctx, room, event, data, "") // clustered: the history stream's offset
+	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply, Start: start, Offset: off})
+	remote, partial, err := s.d.cluster.PublishAt(ctx, room, event, data, off) // nil cluster: 0, false, nil
 	if err != nil {
 		s.d.log.Warn("cluster publish failed; delivered on this node only", "room", room, "err", err)
 		partial = true
@@ -286,6 +291,7 @@ func (s *System) Shutdown() {
 	}
 	s.d.shuttingDown.Store(true)
 	_ = s.d.root.StopFuture(s.gateway).Wait()
+	s.d.mirror.close() // the sessions the stop kept, written before the node leaves
 	if s.sweeping != nil {
 		close(s.sweeping)
 		<-s.swept

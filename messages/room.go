@@ -38,6 +38,9 @@ type Publish struct {
 	// Start, when set, is when the publish entered the gateway: the room
 	// observes the time to its fan-out's end (ws_publish_fanout_seconds).
 	Start time.Time
+	// Offset, when set, is the broadcast's recovery offset, given by the
+	// cluster's history stream; 0: the node's sequencer numbers it.
+	Offset uint64
 }
 
 // PublishResult answers a publish from outside the tree: how many members it

@@ -50,6 +50,7 @@ type Config struct {
 	NATSListen           string
 	NATSClusterListen    string
 	NATSRoutes           []string
+	NATSStoreDir         string
 	NodeID               string
 	NATSRequiredForReady bool
 	NATSRecipientsWait   time.Duration
@@ -103,6 +104,7 @@ var settings = []setting{
 	{"NATS_LISTEN", "", "run an embedded NATS server on this host:port (port 0: any) to share rooms with other nodes", false, str(func(c *Config) *string { return &c.NATSListen })},
 	{"NATS_CLUSTER_LISTEN", "", "route listener of the embedded NATS server, for the other nodes' NATS_ROUTES", false, str(func(c *Config) *string { return &c.NATSClusterListen })},
 	{"NATS_ROUTES", "", "comma-separated route URLs of the other nodes' embedded servers (nats-route://host:port)", false, list(func(c *Config) *[]string { return &c.NATSRoutes })},
+	{"NATS_STORE_DIR", "", "where the embedded NATS server's JetStream keeps the recovery history and sessions, on file; empty: in memory, replicated across the routed nodes", false, str(func(c *Config) *string { return &c.NATSStoreDir })},
 	{"NODE_ID", "", "this node's name in logs and metrics; empty: random", false, str(func(c *Config) *string { return &c.NodeID })},
 	{"NATS_REQUIRED_FOR_READY", "0", "1: /readyz answers 503 while the NATS link is down", false, boolean(func(c *Config) *bool { return &c.NATSRequiredForReady })},
 	{"PPROF_ADDR", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); empty: off", false, str(func(c *Config) *string { return &c.PprofAddr })},
@@ -235,6 +237,7 @@ func (c *Config) clusterConfig() cluster.Config {
 	return cluster.Config{
 		URL: c.NATSURL, Listen: c.NATSListen, ClusterListen: c.NATSClusterListen, Routes: c.NATSRoutes,
 		NodeID: c.NodeID, RecipientsWait: c.NATSRecipientsWait, RequireForReady: c.NATSRequiredForReady,
+		RecoveryWindow: c.RecoveryWindow, RecoveryMaxMessages: c.RecoveryMaxMessages, StoreDir: c.NATSStoreDir,
 	}
 }
 

@@ -347,12 +347,34 @@ func sessionKey(pid string) string {
 	return hex.EncodeToString(h[:20])
 }
 
-// PutSession writes a session's record (the bucket's TTL counts from now).
-func (s *Store) PutSession(ctx context.Context, pid string, rec []byte) error {
+// PutSession writes a session's record (the bucket's TTL counts from now)
+// and returns its revision. rev is the revision of this writer's previous
+// write, 0 for its first: a record another node took (or wrote) since is
+// not brought back, ErrTaken.
+func (s *Store) PutSession(ctx context.Context, pid string, rec []byte, rev uint64) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
 	defer cancel()
-	_, err := s.kv.Put(ctx, sessionKey(pid), rec)
-	return err
+	var err error
+	var next uint64
+	if rev == 0 {
+		next, err = s.kv.Create(ctx, sessionKey(pid), rec)
+	} else {
+		next, err = s.kv.Update(ctx, sessionKey(pid), rec, rev)
+	}
+	if err != nil {
+		if conflict(err) {
+			return 0, ErrTaken
+		}
+		return 0, err
+	}
+	return next, nil
+}
+
+// conflict reports a revision conflict of a write or a delete.
+func conflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence)
 }
 
 // GetSession reads a session's record and its revision, for TakeSession.
@@ -375,17 +397,10 @@ func (s *Store) TakeSession(ctx context.Context, pid string, rev uint64) error {
 	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
 	defer cancel()
 	err := s.kv.Delete(ctx, sessionKey(pid), jetstream.LastRevision(rev))
-	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
-			return ErrTaken
-		}
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return ErrTaken
-		}
-		return err
+	if err != nil && conflict(err) {
+		return ErrTaken
 	}
-	return nil
+	return err
 }
 
 // DeleteSession forgets a session (its client ended it, or it was taken here).

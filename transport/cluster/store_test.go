@@ -117,12 +117,13 @@ func TestStoreSessions(t *testing.T) {
 	if _, _, err := s.GetSession(ctx, pid); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("unknown pid: %v", err)
 	}
-	if err := s.PutSession(ctx, pid, []byte("v1")); err != nil {
+	r1, err := s.PutSession(ctx, pid, []byte("v1"), 0)
+	if err != nil {
 		t.Fatal(err)
 	}
 	rec, rev, err := s.GetSession(ctx, pid)
-	if err != nil || string(rec) != "v1" {
-		t.Fatalf("get: %q %v", rec, err)
+	if err != nil || string(rec) != "v1" || rev != r1 {
+		t.Fatalf("get: %q %d %v", rec, rev, err)
 	}
 	// The key is a hash, never the pid.
 	keys, err := s.kv.ListKeys(ctx)
@@ -136,7 +137,7 @@ func TestStoreSessions(t *testing.T) {
 	}
 	// Written again since it was read: the take fails; read again, it works
 	// once, and a second taker loses.
-	if err := s.PutSession(ctx, pid, []byte("v2")); err != nil {
+	if _, err := s.PutSession(ctx, pid, []byte("v2"), r1); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.TakeSession(ctx, pid, rev); !errors.Is(err, ErrTaken) {
@@ -155,6 +156,16 @@ func TestStoreSessions(t *testing.T) {
 	if _, _, err := s.GetSession(ctx, pid); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("taken pid: %v", err)
 	}
+	// The node that wrote it cannot bring a taken record back.
+	if _, err := s.PutSession(ctx, pid, []byte("v3"), rev); !errors.Is(err, ErrTaken) {
+		t.Fatalf("write after take: %v", err)
+	}
+	if _, err := s.PutSession(ctx, "other", []byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutSession(ctx, "other", []byte("x"), 0); !errors.Is(err, ErrTaken) {
+		t.Fatalf("second first write: %v", err)
+	}
 }
 
 // TestStoreMesh: three routed embedded servers form one JetStream cluster;
@@ -170,7 +181,7 @@ func TestStoreMesh(t *testing.T) {
 	}
 	checkHistory(t, a, b)
 	ctx := context.Background()
-	if err := a.PutSession(ctx, "pid-mesh", []byte("rec")); err != nil {
+	if _, err := a.PutSession(ctx, "pid-mesh", []byte("rec"), 0); err != nil {
 		t.Fatal(err)
 	}
 	seqs := appendN(t, a, "workspace:w:k", 1, 3)

@@ -1,0 +1,430 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/hyvve/gateway/transport/cluster"
+	"github.com/hyvve/gateway/transport/socketio"
+)
+
+// Recovery across nodes (docs/PROTOCOL.md §9 "Clustered"). With the
+// cluster's JetStream store ready (cluster.Node.Store), a clustered node:
+//
+//   - numbers its broadcasts with the history stream: the origin appends a
+//     broadcast, takes the acknowledged sequence as its offset, fans it out
+//     here with it and sends it to the other nodes with it;
+//   - mirrors every session it serves into the session bucket (written
+//     when its rooms change, rewritten every cluster.SessionRefresh, and
+//     at the end of a connection for a recoverable reason, a SIGTERM drain
+//     included), so a node's death loses none;
+//   - recovers a session it does not keep from the bucket (taken with a
+//     delete on its revision: one node only), with the history read back
+//     from the stream and merged with what the rooms here fanned out.
+//
+// Until the store is ready (or if JetStream never comes) the node behaves
+// as a single node does.
+
+// relayTimeout bounds the history append of a client's relayed event: the
+// connection actor waits for it, to keep its client's events in order.
+const relayTimeout = time.Second
+
+// appendOffset keeps a local broadcast in the cluster's history and returns
+// its offset; 0 (the node numbers it) when there is no store or it failed.
+func (d *deps) appendOffset(ctx context.Context, room, event string, data json.RawMessage, exceptSID string) uint64 {
+	st := d.store()
+	if st == nil {
+		return 0
+	}
+	off, err := st.Append(ctx, room, event, data, exceptSID)
+	if err != nil {
+		d.log.Warn("recovery history append failed; numbered on this node", "room", room, "err", err)
+		return 0
+	}
+	return off
+}
+
+// store is the cluster's recovery store, nil when recovery is off, the
+// node is single, or JetStream is not ready.
+func (d *deps) store() *cluster.Store {
+	if d.history == nil {
+		return nil
+	}
+	return d.cluster.Store()
+}
+
+// sessionJSON is a session's record in the bucket.
+type sessionJSON struct {
+	SID   string            `json:"sid"`
+	Sub   string            `json:"sub"`
+	WS    string            `json:"ws"`
+	Rooms map[string]uint64 `json:"rooms"`
+}
+
+// mirror writes this node's sessions to the bucket off the mailboxes: the
+// latest record per pid, written in the background, every live one again
+// every refresh, each write on the revision of its previous one so a
+// record another node took is never brought back. close writes what is
+// left (Shutdown).
+type mirror struct {
+	d       *deps
+	mu      sync.Mutex
+	recs    map[string]*mirrored // by pid
+	wake    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+// mirrored is one session as the mirror knows it.
+type mirrored struct {
+	rec   []byte // nil: delete it
+	rev   uint64 // of this node's last write; 0: none (or taken back)
+	live  bool   // rewritten every refresh
+	dirty bool
+}
+
+func newMirror(d *deps) *mirror {
+	m := &mirror{d: d, recs: map[string]*mirrored{},
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go m.run(cluster.SessionRefresh(d.cfg.RecoveryWindow))
+	return m
+}
+
+// put records a session; live ones are rewritten every refresh, a detached
+// one only now (the bucket's TTL then ends it after the window). taken: the
+// session was just recovered here, its record taken from the bucket.
+func (m *mirror) put(pid string, rec *sessionJSON, live, taken bool) {
+	if m == nil || pid == "" {
+		return
+	}
+	b, _ := json.Marshal(rec)
+	m.mu.Lock()
+	e := m.recs[pid]
+	if e == nil {
+		e = &mirrored{}
+		m.recs[pid] = e
+	}
+	if taken {
+		e.rev = 0
+	}
+	e.rec, e.live, e.dirty = b, live, true
+	m.mu.Unlock()
+	m.poke()
+}
+
+// forget deletes a session that is not recoverable.
+func (m *mirror) forget(pid string) {
+	if m == nil || pid == "" {
+		return
+	}
+	m.mu.Lock()
+	if e := m.recs[pid]; e != nil {
+		e.rec, e.live, e.dirty = nil, false, true
+	}
+	m.mu.Unlock()
+	m.poke()
+}
+
+func (m *mirror) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *mirror) run(refresh time.Duration) {
+	defer close(m.stopped)
+	t := time.NewTicker(refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.wake:
+			m.write(false)
+		case <-t.C:
+			m.write(true)
+		case <-m.stop:
+			m.write(false)
+			return
+		}
+	}
+}
+
+// write writes the dirty records (and every live one when all).
+func (m *mirror) write(all bool) {
+	st := m.d.cluster.Store()
+	if st == nil {
+		return // written once JetStream is ready: they stay dirty
+	}
+	type job struct {
+		pid string
+		rec []byte
+		rev uint64
+	}
+	var jobs []job
+	m.mu.Lock()
+	for pid, e := range m.recs {
+		if e.dirty || (all && e.live) {
+			jobs = append(jobs, job{pid, e.rec, e.rev})
+			e.dirty = false
+		}
+	}
+	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, j := range jobs {
+		var rev uint64
+		var err error
+		if j.rec == nil {
+			err = st.DeleteSession(ctx, j.pid)
+		} else {
+			rev, err = st.PutSession(ctx, j.pid, j.rec, j.rev)
+		}
+		m.mu.Lock()
+		e := m.recs[j.pid]
+		switch {
+		case e == nil:
+		case j.rec == nil || errors.Is(err, cluster.ErrTaken):
+			if !e.dirty { // taken by another node, or deleted: done here
+				delete(m.recs, j.pid)
+			}
+		case err == nil:
+			if e.rev == j.rev { // not reset by a recovery meanwhile
+				e.rev = rev
+			}
+			if !e.live && !e.dirty {
+				delete(m.recs, j.pid) // detached: the bucket's TTL ends it
+			}
+		default:
+			e.dirty = true // retried on the next write
+		}
+		m.mu.Unlock()
+		if err != nil && !errors.Is(err, cluster.ErrTaken) && ctx.Err() == nil {
+			m.d.log.Warn("recovery session write failed", "err", err)
+		}
+	}
+}
+
+// close writes what is left and stops.
+func (m *mirror) close() {
+	if m == nil {
+		return
+	}
+	close(m.stop)
+	<-m.stopped
+}
+
+// record is the connection's session as the bucket keeps it.
+func (a *connectionActor) record() *sessionJSON {
+	rec := &sessionJSON{SID: a.sid, Sub: a.claims.Subject, WS: a.claims.WorkspaceID, Rooms: make(map[string]uint64, len(a.rooms))}
+	for name := range a.rooms {
+		rec.Rooms[name] = a.joinedAt[name]
+	}
+	return rec
+}
+
+// mirrorSession writes the connection's session to the bucket (its rooms
+// changed).
+func (a *connectionActor) mirrorSession() {
+	if a.d.mirror != nil && a.state == connActive && a.pid != "" && !a.stopping {
+		a.d.mirror.put(a.pid, a.record(), true, false)
+	}
+}
+
+// clusterFetched answers a bucket lookup or a history read (a task → the
+// recovering connection).
+type clusterFetched struct {
+	rec    *sessionRecord // the session taken from the bucket; nil when reading history for a local one
+	kept   []cluster.Kept
+	result string // "" when recoverable
+}
+
+// askCluster starts the recovery of a session this node does not keep:
+// from the bucket, with its history from the stream. false: nothing to ask.
+func (a *connectionActor) askCluster(ctx actor.Context, from uint64) bool {
+	st := a.d.store()
+	if st == nil {
+		return false
+	}
+	pid, sub, ws := a.resume.PID, a.claims.Subject, a.claims.WorkspaceID
+	self, root := ctx.Self(), a.d.root
+	a.state = connResuming
+	a.recovery = &recoveryState{from: from, clustered: true,
+		timer: time.AfterFunc(askTimeout, func() { root.Send(self, &recoveryTimeout{}) })}
+	if !a.d.tasks.goTask(func(tctx context.Context) {
+		root.Send(self, fetchSession(tctx, st, pid, sub, ws, from))
+	}) {
+		root.Send(self, &clusterFetched{result: recoveryUnknown})
+	}
+	return true
+}
+
+// fetchSession reads, checks and takes a session from the bucket, then its
+// history from the stream.
+func fetchSession(ctx context.Context, st *cluster.Store, pid, sub, ws string, from uint64) *clusterFetched {
+	b, rev, err := st.GetSession(ctx, pid)
+	if err != nil {
+		return &clusterFetched{result: recoveryUnknown}
+	}
+	var j sessionJSON
+	if json.Unmarshal(b, &j) != nil {
+		return &clusterFetched{result: recoveryUnknown}
+	}
+	if j.Sub != sub || j.WS != ws {
+		return &clusterFetched{result: recoveryDenied} // stays for its owner
+	}
+	if err := st.TakeSession(ctx, pid, rev); err != nil {
+		return &clusterFetched{result: recoveryUnknown}
+	}
+	rec := &sessionRecord{pid: pid, sid: j.SID, sub: j.Sub, workspaceID: j.WS, rooms: j.Rooms}
+	if rec.rooms == nil {
+		rec.rooms = map[string]uint64{}
+	}
+	kept, result := readHistory(ctx, st, rec.rooms, from)
+	return &clusterFetched{rec: rec, kept: kept, result: result}
+}
+
+// readHistory reads what rooms kept after from (or each room's join offset).
+func readHistory(ctx context.Context, st *cluster.Store, rooms map[string]uint64, from uint64) ([]cluster.Kept, string) {
+	after := make(map[string]uint64, len(rooms))
+	for name, joinedAt := range rooms {
+		after[name] = max(from, joinedAt)
+	}
+	kept, ok, err := st.Since(ctx, after)
+	switch {
+	case err != nil:
+		return nil, recoveryUnknown
+	case !ok:
+		return nil, recoveryTooOld
+	}
+	return kept, ""
+}
+
+// onClusterFetched goes on with a recovery once the bucket and the stream
+// answered: as onSessionTaken does for a session kept here.
+func (a *connectionActor) onClusterFetched(ctx actor.Context, m *clusterFetched) {
+	r := a.recovery
+	if r == nil || !r.clustered || a.stopping || r.fetched {
+		return
+	}
+	r.fetched = true
+	if m.result != "" {
+		a.recoveryFailed(ctx, m.result)
+		return
+	}
+	r.kept = m.kept
+	if m.rec != nil { // from the bucket
+		a.rejoin(ctx, m.rec)
+		return
+	}
+	a.rejoin(ctx, r.rec) // a local session, its history read
+}
+
+// readLocalHistory reads, off the mailbox, the stream's history of a session
+// kept here (clustered): the rooms here may not have heard every broadcast.
+// The session is also taken from the bucket, so no other node recovers it.
+func (a *connectionActor) readLocalHistory(ctx actor.Context, rec *sessionRecord) bool {
+	st := a.d.store()
+	if st == nil {
+		return false
+	}
+	r := a.recovery
+	r.clustered, r.rec = true, rec
+	pid, from := rec.pid, r.from
+	rooms := maps(rec.rooms)
+	self, root := ctx.Self(), a.d.root
+	sid, sub, ws := rec.sid, rec.sub, rec.workspaceID
+	if !a.d.tasks.goTask(func(tctx context.Context) {
+		// The bucket's record, when there is one, is the latest (this node
+		// may have written it after a recovery elsewhere ended here again).
+		var latest *sessionRecord
+		b, rev, err := st.GetSession(tctx, pid)
+		switch {
+		case err == nil:
+			if st.TakeSession(tctx, pid, rev) != nil {
+				root.Send(self, &clusterFetched{result: recoveryUnknown}) // another node took it
+				return
+			}
+			var j sessionJSON
+			if json.Unmarshal(b, &j) == nil && j.SID == sid && j.Sub == sub && j.WS == ws && j.Rooms != nil {
+				latest = &sessionRecord{pid: pid, sid: sid, sub: sub, workspaceID: ws, rooms: j.Rooms}
+				rooms = j.Rooms
+			}
+		case !errors.Is(err, cluster.ErrNoSession):
+			root.Send(self, &clusterFetched{result: recoveryUnknown})
+			return
+		}
+		kept, result := readHistory(tctx, st, rooms, from)
+		root.Send(self, &clusterFetched{rec: latest, kept: kept, result: result})
+	}) {
+		root.Send(self, &clusterFetched{result: recoveryUnknown})
+	}
+	return true
+}
+
+func maps(m map[string]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// replayClusteredLocked returns the frames a clustered recovery replays:
+// the stream's kept broadcasts merged with what the rooms here kept (the
+// latest, maybe not yet in what was read), once each, in offset order, but
+// the session's own. Offsets replayed from the stream that this node has
+// not fanned out yet are marked on the gates, so they are not sent again
+// when they arrive. Under history.mu.
+func (a *connectionActor) replayClusteredLocked(r *recoveryState) [][]byte {
+	h := a.d.history
+	type item struct {
+		off   uint64
+		frame []byte
+	}
+	var items []item
+	seen := map[uint64]bool{}
+	for _, e := range h.missedEntriesLocked(r.rooms, r.from, r.rec.sid) {
+		seen[e.off] = true
+		items = append(items, item{e.off, e.frame})
+	}
+	for _, k := range r.kept {
+		if _, in := r.rooms[k.Room]; !in || seen[k.Seq] || (k.ExceptSID != "" && k.ExceptSID == r.rec.sid) {
+			continue
+		}
+		seen[k.Seq] = true
+		items = append(items, item{k.Seq, socketio.AppendEventWithOffset(nil, k.Event, k.Data, k.Seq)})
+		if g := r.gates[k.Room]; g != nil {
+			if g.skip == nil {
+				g.skip = map[uint64]struct{}{}
+			}
+			g.skip[k.Seq] = struct{}{}
+		}
+		if k.Seq > h.last {
+			h.last = k.Seq
+		}
+	}
+	slices.SortFunc(items, func(x, y item) int {
+		switch {
+		case x.off < y.off:
+			return -1
+		case x.off > y.off:
+			return 1
+		}
+		return 0
+	})
+	frames := make([][]byte, len(items))
+	for i := range items {
+		frames[i] = items[i].frame
+	}
+	return frames
+}
+
+// offsetOf parses a client's offset.
+func offsetOf(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }

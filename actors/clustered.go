@@ -36,6 +36,11 @@ import (
 // connection actor waits for it, to keep its client's events in order.
 const relayTimeout = time.Second
 
+// clusterAskTimeout bounds a recovery from the cluster's store: after a
+// node died its streams elect new leaders, which takes seconds. It stays
+// under socket.io-client's 20 s connect timeout.
+const clusterAskTimeout = 15 * time.Second
+
 // appendOffset keeps a local broadcast in the cluster's history and returns
 // its offset; 0 (the node numbers it) when there is no store or it failed.
 func (d *deps) appendOffset(ctx context.Context, room, event string, data json.RawMessage, exceptSID string) uint64 {
@@ -237,12 +242,18 @@ func (a *connectionActor) mirrorSession() {
 	}
 }
 
-// clusterFetched answers a bucket lookup or a history read (a task → the
-// recovering connection).
+// clusterFetched answers a bucket lookup (a task → the recovering
+// connection).
 type clusterFetched struct {
-	rec    *sessionRecord // the session taken from the bucket; nil when reading history for a local one
+	rec    *sessionRecord // the session taken from the bucket; nil: keep the local one's
+	result string         // "" when recoverable
+}
+
+// historyFetched answers the history read of a recovery whose rooms are
+// rejoined (a task → the recovering connection).
+type historyFetched struct {
 	kept   []cluster.Kept
-	result string // "" when recoverable
+	result string // "" when it reaches back
 }
 
 // askCluster starts the recovery of a session this node does not keep:
@@ -256,38 +267,64 @@ func (a *connectionActor) askCluster(ctx actor.Context, from uint64) bool {
 	self, root := ctx.Self(), a.d.root
 	a.state = connResuming
 	a.recovery = &recoveryState{from: from, clustered: true,
-		timer: time.AfterFunc(askTimeout, func() { root.Send(self, &recoveryTimeout{}) })}
+		timer: time.AfterFunc(clusterAskTimeout, func() { root.Send(self, &recoveryTimeout{}) })}
 	if !a.d.tasks.goTask(func(tctx context.Context) {
-		root.Send(self, fetchSession(tctx, st, pid, sub, ws, from))
+		root.Send(self, fetchSession(tctx, st, pid, sub, ws))
 	}) {
 		root.Send(self, &clusterFetched{result: recoveryUnknown})
 	}
 	return true
 }
 
-// fetchSession reads, checks and takes a session from the bucket, then its
-// history from the stream.
-func fetchSession(ctx context.Context, st *cluster.Store, pid, sub, ws string, from uint64) *clusterFetched {
-	b, rev, err := st.GetSession(ctx, pid)
-	if err != nil {
-		return &clusterFetched{result: recoveryUnknown}
+// fetchSession reads, checks and takes a session from the bucket.
+func fetchSession(ctx context.Context, st *cluster.Store, pid, sub, ws string) *clusterFetched {
+	j, result := takeRecord(ctx, st, pid, func(j *sessionJSON) string {
+		if j.Sub != sub || j.WS != ws {
+			return recoveryDenied // stays for its owner
+		}
+		return ""
+	})
+	if result != "" {
+		return &clusterFetched{result: result}
 	}
-	var j sessionJSON
-	if json.Unmarshal(b, &j) != nil {
-		return &clusterFetched{result: recoveryUnknown}
-	}
-	if j.Sub != sub || j.WS != ws {
-		return &clusterFetched{result: recoveryDenied} // stays for its owner
-	}
-	if err := st.TakeSession(ctx, pid, rev); err != nil {
+	if j == nil {
 		return &clusterFetched{result: recoveryUnknown}
 	}
 	rec := &sessionRecord{pid: pid, sid: j.SID, sub: j.Sub, workspaceID: j.WS, rooms: j.Rooms}
 	if rec.rooms == nil {
 		rec.rooms = map[string]uint64{}
 	}
-	kept, result := readHistory(ctx, st, rec.rooms, from)
-	return &clusterFetched{rec: rec, kept: kept, result: result}
+	return &clusterFetched{rec: rec}
+}
+
+// takeRecord reads pid's record, checks it (check returns a result to
+// refuse it with, "" to take it) and takes it. A record rewritten between
+// the read and the take (its node wrote it detached meanwhile) is read
+// again; one deleted is gone. nil, "": no such record.
+func takeRecord(ctx context.Context, st *cluster.Store, pid string, check func(*sessionJSON) string) (*sessionJSON, string) {
+	for range 5 {
+		b, rev, err := st.GetSession(ctx, pid)
+		if errors.Is(err, cluster.ErrNoSession) {
+			return nil, ""
+		}
+		if err != nil {
+			return nil, recoveryUnknown
+		}
+		var j sessionJSON
+		if json.Unmarshal(b, &j) != nil {
+			return nil, recoveryUnknown
+		}
+		if result := check(&j); result != "" {
+			return nil, result
+		}
+		switch err := st.TakeSession(ctx, pid, rev); {
+		case err == nil:
+			return &j, ""
+		case !errors.Is(err, cluster.ErrTaken):
+			return nil, recoveryUnknown
+		}
+	}
+	return nil, recoveryUnknown
 }
 
 // readHistory reads what rooms kept after from (or each room's join offset).
@@ -306,8 +343,8 @@ func readHistory(ctx context.Context, st *cluster.Store, rooms map[string]uint64
 	return kept, ""
 }
 
-// onClusterFetched goes on with a recovery once the bucket and the stream
-// answered: as onSessionTaken does for a session kept here.
+// onClusterFetched goes on with a recovery once the bucket answered: the
+// rooms are rejoined muted, and the history read once they are.
 func (a *connectionActor) onClusterFetched(ctx actor.Context, m *clusterFetched) {
 	r := a.recovery
 	if r == nil || !r.clustered || a.stopping || r.fetched {
@@ -318,17 +355,62 @@ func (a *connectionActor) onClusterFetched(ctx actor.Context, m *clusterFetched)
 		a.recoveryFailed(ctx, m.result)
 		return
 	}
-	r.kept = m.kept
-	if m.rec != nil { // from the bucket
+	if m.rec != nil {
 		a.rejoin(ctx, m.rec)
 		return
 	}
-	a.rejoin(ctx, r.rec) // a local session, its history read
+	a.rejoin(ctx, r.rec) // a local session with no newer record in the bucket
 }
 
-// readLocalHistory reads, off the mailbox, the stream's history of a session
-// kept here (clustered): the rooms here may not have heard every broadcast.
-// The session is also taken from the bucket, so no other node recovers it.
+// roomsRejoined is called once every room of a recovery confirmed its muted
+// join. Clustered, the stream's history is read now, not before: the rooms
+// here subscribed to their broadcasts first (and the subscriptions reached
+// the NATS server: Sync), so a broadcast is either in what is read, or
+// reaches a room here, or both (the replay takes it once).
+func (a *connectionActor) roomsRejoined(ctx actor.Context) {
+	r := a.recovery
+	if !r.clustered || r.historyRead {
+		a.finishRecovery(ctx)
+		return
+	}
+	r.historyRead = true
+	st := a.d.store()
+	if st == nil {
+		a.recoveryFailed(ctx, recoveryUnknown)
+		return
+	}
+	rooms, from := maps(r.rooms), r.from
+	self, root, node := ctx.Self(), a.d.root, a.d.cluster
+	if !a.d.tasks.goTask(func(tctx context.Context) {
+		if err := node.Sync(tctx); err != nil {
+			root.Send(self, &historyFetched{result: recoveryUnknown})
+			return
+		}
+		kept, result := readHistory(tctx, st, rooms, from)
+		root.Send(self, &historyFetched{kept: kept, result: result})
+	}) {
+		root.Send(self, &historyFetched{result: recoveryUnknown})
+	}
+}
+
+func (a *connectionActor) onHistoryFetched(ctx actor.Context, m *historyFetched) {
+	r := a.recovery
+	if r == nil || !r.historyRead || a.stopping {
+		return
+	}
+	if m.result != "" {
+		a.recoveryFailed(ctx, m.result)
+		return
+	}
+	r.kept = m.kept
+	a.finishRecovery(ctx)
+}
+
+// readLocalHistory takes, off the mailbox, the bucket's record of a session
+// kept here (clustered), so no other node recovers it, and uses it when it
+// is newer; the history is then read from the stream like any clustered
+// recovery (the rooms here may have missed broadcasts while they had no
+// actor).
 func (a *connectionActor) readLocalHistory(ctx actor.Context, rec *sessionRecord) bool {
 	st := a.d.store()
 	if st == nil {
@@ -336,32 +418,23 @@ func (a *connectionActor) readLocalHistory(ctx actor.Context, rec *sessionRecord
 	}
 	r := a.recovery
 	r.clustered, r.rec = true, rec
-	pid, from := rec.pid, r.from
-	rooms := maps(rec.rooms)
+	r.timer.Reset(clusterAskTimeout)
+	pid, sid, sub, ws := rec.pid, rec.sid, rec.sub, rec.workspaceID
 	self, root := ctx.Self(), a.d.root
-	sid, sub, ws := rec.sid, rec.sub, rec.workspaceID
 	if !a.d.tasks.goTask(func(tctx context.Context) {
-		// The bucket's record, when there is one, is the latest (this node
-		// may have written it after a recovery elsewhere ended here again).
-		var latest *sessionRecord
-		b, rev, err := st.GetSession(tctx, pid)
+		j, result := takeRecord(tctx, st, pid, func(*sessionJSON) string { return "" })
 		switch {
-		case err == nil:
-			if st.TakeSession(tctx, pid, rev) != nil {
-				root.Send(self, &clusterFetched{result: recoveryUnknown}) // another node took it
-				return
-			}
-			var j sessionJSON
-			if json.Unmarshal(b, &j) == nil && j.SID == sid && j.Sub == sub && j.WS == ws && j.Rooms != nil {
-				latest = &sessionRecord{pid: pid, sid: sid, sub: sub, workspaceID: ws, rooms: j.Rooms}
-				rooms = j.Rooms
-			}
-		case !errors.Is(err, cluster.ErrNoSession):
+		case result != "":
+			root.Send(self, &clusterFetched{result: result})
+		case j != nil && j.SID == sid && j.Sub == sub && j.WS == ws && j.Rooms != nil:
+			root.Send(self, &clusterFetched{rec: &sessionRecord{pid: pid, sid: sid, sub: sub, workspaceID: ws, rooms: j.Rooms}})
+		case j == nil:
+			// Every session is in the bucket from its first join: none
+			// means another node took it (or its window ran out there).
 			root.Send(self, &clusterFetched{result: recoveryUnknown})
-			return
+		default:
+			root.Send(self, &clusterFetched{}) // not this session's record: the local one
 		}
-		kept, result := readHistory(tctx, st, rooms, from)
-		root.Send(self, &clusterFetched{rec: latest, kept: kept, result: result})
 	}) {
 		root.Send(self, &clusterFetched{result: recoveryUnknown})
 	}

@@ -75,10 +75,10 @@ type recoveryState struct {
 	waiting int // joins not yet confirmed
 	timer   *time.Timer
 	// clustered: the history comes from the cluster's stream (clustered.go),
-	// read once (fetched) into kept; session is nil when the record came
-	// from the cluster's bucket.
-	clustered, fetched bool
-	kept               []cluster.Kept
+	// read into kept once the rooms are rejoined (historyRead); session is
+	// nil when the record came from the cluster's bucket.
+	clustered, fetched, historyRead bool
+	kept                            []cluster.Kept
 }
 
 // recoveryTimeout comes from the connection's own timer: a recovery that
@@ -164,6 +164,8 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 		}
 	case *clusterFetched:
 		a.onClusterFetched(ctx, m)
+	case *historyFetched:
+		a.onHistoryFetched(ctx, m)
 	case *recoveryTimeout:
 		if a.recovery != nil && !a.stopping {
 			a.recoveryFailed(ctx, recoveryUnknown)
@@ -414,7 +416,7 @@ func (a *connectionActor) onRoomJoined(ctx actor.Context, m *messages.RoomJoined
 	a.ack(m.AckID, joinedBody("joined", m.Room))
 	if r := a.recovery; r != nil && r.gates[m.Room] != nil && !a.stopping {
 		if r.waiting--; r.waiting == 0 {
-			a.finishRecovery(ctx)
+			a.roomsRejoined(ctx)
 		}
 	}
 }

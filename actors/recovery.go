@@ -99,7 +99,7 @@ func (a *connectionActor) rejoin(ctx actor.Context, rec *sessionRecord) {
 		a.joinedAt[name] = joinedAt // the session's: its history reaches back there
 	}
 	if len(r.gates) == 0 { // every room was revoked
-		a.finishRecovery(ctx)
+		a.roomsRejoined(ctx)
 		return
 	}
 	r.waiting = len(r.gates)

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -39,7 +41,7 @@ var (
 )
 
 // storeOpTimeout bounds one JetStream request of the store.
-const storeOpTimeout = 5 * time.Second
+const storeOpTimeout = 8 * time.Second
 
 // Store is the JetStream recovery store of a Node. Safe for concurrent use.
 type Store struct {
@@ -49,6 +51,8 @@ type Store struct {
 	histPrefix string // <prefix>.hist.
 	max        int
 	replicas   int
+	idPrefix   string        // this node's message ids: <node id>.<instance>.
+	ids        atomic.Uint64 // the next message id
 }
 
 // Kept is one broadcast read back from the history.
@@ -188,7 +192,8 @@ func (n *Node) tryStoreWith(ctx context.Context, js jetstream.JetStream, replica
 		return nil, fmt.Errorf("session bucket: %w", err)
 	}
 	return &Store{js: js, stream: stream, kv: kv, histPrefix: prefix + ".hist.",
-		max: n.cfg.RecoveryMaxMessages, replicas: replicas}, nil
+		max: n.cfg.RecoveryMaxMessages, replicas: replicas,
+		idPrefix: n.id + "." + strconv.FormatUint(n.instance, 36) + "."}, nil
 }
 
 // replicas is min(3, the JetStream cluster's size) for an embedded
@@ -226,19 +231,37 @@ func (n *Node) expectedServers() int {
 // subject is room's history subject.
 func (s *Store) subject(room string) string { return s.histPrefix + token(room) }
 
-// Append keeps a broadcast and returns its offset, the stream sequence.
+// appendTimeout bounds Append: long enough for a stream to elect a new
+// leader after its leader's node died, so a broadcast is not left out of
+// the history (which would be a silent gap for a recovering client).
+const appendTimeout = 10 * time.Second
+
+// Append keeps a broadcast and returns its offset, the stream sequence. It
+// retries within appendTimeout, each attempt with the same message id, so
+// an attempt whose ack was lost is not kept twice (the stream's duplicate
+// window).
 func (s *Store) Append(ctx context.Context, room, event string, data []byte, exceptSID string) (uint64, error) {
 	if room == "" || len(room) > maxRoomLen {
 		return 0, ErrInvalidRoom
 	}
-	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	ctx, cancel := context.WithTimeout(ctx, appendTimeout)
 	defer cancel()
 	b := appendHistMsg(make([]byte, 0, len(event)+len(data)+len(exceptSID)+4), exceptSID, event, data)
-	ack, err := s.js.Publish(ctx, s.subject(room), b)
-	if err != nil {
-		return 0, fmt.Errorf("cluster: history append: %w", err)
+	id := s.idPrefix + strconv.FormatUint(s.ids.Add(1), 36)
+	for {
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		ack, err := s.js.Publish(actx, s.subject(room), b, jetstream.WithMsgID(id),
+			jetstream.WithRetryAttempts(20), jetstream.WithRetryWait(100*time.Millisecond))
+		acancel()
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("cluster: history append: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return ack.Sequence, nil
 }
 
 // Since returns the kept broadcasts of rooms (a room maps to the offset
@@ -408,4 +431,15 @@ func (s *Store) DeleteSession(ctx context.Context, pid string) error {
 	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
 	defer cancel()
 	return s.kv.Delete(ctx, sessionKey(pid))
+}
+
+// Sync returns once the NATS server has processed everything this node sent
+// before (its subscriptions included).
+func (n *Node) Sync(ctx context.Context) error {
+	if n == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	defer cancel()
+	return n.nc.FlushWithContext(ctx)
 }

@@ -39,7 +39,7 @@ const relayTimeout = time.Second
 // clusterAskTimeout bounds a recovery from the cluster's store: after a
 // node died its streams elect new leaders, which takes seconds. It stays
 // under socket.io-client's 20 s connect timeout.
-const clusterAskTimeout = 15 * time.Second
+const clusterAskTimeout = 18 * time.Second
 
 // appendOffset keeps a local broadcast in the cluster's history and returns
 // its offset; 0 (the node numbers it) when there is no store or it failed.
@@ -104,10 +104,12 @@ func newMirror(d *deps) *mirror {
 
 // put records a session; live ones are rewritten every refresh, a detached
 // one only now (the bucket's TTL then ends it after the window). taken: the
-// session was just recovered here, its record taken from the bucket.
-func (m *mirror) put(pid string, rec *sessionJSON, live, taken bool) {
-	if m == nil || pid == "" {
-		return
+// session was just recovered here, its record taken from the bucket. Until
+// the store is ready nothing is recorded (no memory grows on a node without
+// JetStream); it reports whether the record will be written.
+func (m *mirror) put(pid string, rec *sessionJSON, live, taken bool) bool {
+	if m == nil || pid == "" || m.d.cluster.Store() == nil {
+		return false
 	}
 	b, _ := json.Marshal(rec)
 	m.mu.Lock()
@@ -122,6 +124,7 @@ func (m *mirror) put(pid string, rec *sessionJSON, live, taken bool) {
 	e.rec, e.live, e.dirty = b, live, true
 	m.mu.Unlock()
 	m.poke()
+	return true
 }
 
 // forget deletes a session that is not recoverable.
@@ -413,8 +416,8 @@ func (a *connectionActor) onHistoryFetched(ctx actor.Context, m *historyFetched)
 // actor).
 func (a *connectionActor) readLocalHistory(ctx actor.Context, rec *sessionRecord) bool {
 	st := a.d.store()
-	if st == nil {
-		return false
+	if st == nil || !rec.inBucket {
+		return false // kept here only (JetStream was not ready): recovered as on a single node
 	}
 	r := a.recovery
 	r.clustered, r.rec = true, rec

@@ -251,9 +251,10 @@ func (a *connectionActor) detach(reason messages.CloseReason) {
 	if a.d.history == nil || a.state != connActive {
 		return
 	}
+	inBucket := false
 	if a.d.mirror != nil { // clustered: the bucket keeps it for any node
 		if reason.Recoverable() {
-			a.d.mirror.put(a.pid, a.record(), false, false)
+			inBucket = a.d.mirror.put(a.pid, a.record(), false, false)
 		} else {
 			a.d.mirror.forget(a.pid)
 		}
@@ -262,7 +263,7 @@ func (a *connectionActor) detach(reason messages.CloseReason) {
 		return
 	}
 	rec := &sessionRecord{pid: a.pid, sid: a.sid, sub: a.claims.Subject, workspaceID: a.claims.WorkspaceID,
-		rooms: make(map[string]uint64, len(a.rooms))}
+		rooms: make(map[string]uint64, len(a.rooms)), inBucket: inBucket}
 	for name := range a.rooms {
 		rec.rooms[name] = a.joinedAt[name]
 	}

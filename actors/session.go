@@ -32,6 +32,9 @@ type sessionRecord struct {
 	pid, sid         string
 	sub, workspaceID string
 	rooms            map[string]uint64
+	// inBucket: written to the cluster's session bucket too (clustered.go),
+	// so a recovery here takes it there first.
+	inBucket bool
 }
 
 // roomNames lists the record's rooms.

@@ -227,7 +227,8 @@ func TestProcessRecoveryOnAnotherNodeAfterItsNodeEnds(t *testing.T) {
 			}
 			ws2, ans2 := dialAuth(t, b.addr, map[string]string{"token": tok, "pid": ans["pid"], "offset": lastOff})
 			if ans2["sid"] != ans["sid"] || ans2["pid"] != ans["pid"] {
-				t.Fatalf("not recovered on B: %v, was %v\nB:\n%s", ans2, ans, b.stderr)
+				b.drainLines()
+				t.Fatalf("not recovered on B: %v, was %v\nB:\n%s", ans2, ans, grepLog(b.stderr.String()))
 			}
 			for lastK < total {
 				k, _ := numbered(t, ws2)

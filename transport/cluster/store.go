@@ -414,16 +414,40 @@ func (s *Store) GetSession(ctx context.Context, pid string) (rec []byte, rev uin
 	return e.Value(), e.Revision(), nil
 }
 
+// takeTimeout bounds TakeSession: the bucket's stream may be electing a new
+// leader after its node died (seconds), and the take needs one.
+const takeTimeout = 14 * time.Second
+
 // TakeSession deletes the record read at rev, only if nobody wrote or took
-// it since: ErrTaken otherwise.
+// it since: ErrTaken otherwise. It retries within takeTimeout while the
+// bucket does not answer (a conflict is an answer: a retried delete that
+// had gone through is a conflict too, and the record is gone either way).
 func (s *Store) TakeSession(ctx context.Context, pid string, rev uint64) error {
-	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	ctx, cancel := context.WithTimeout(ctx, takeTimeout)
 	defer cancel()
-	err := s.kv.Delete(ctx, sessionKey(pid), jetstream.LastRevision(rev))
-	if err != nil && conflict(err) {
-		return ErrTaken
+	for attempt := 0; ; attempt++ {
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		err := s.kv.Delete(actx, sessionKey(pid), jetstream.LastRevision(rev))
+		acancel()
+		switch {
+		case err == nil:
+			return nil
+		case conflict(err):
+			if attempt > 0 {
+				// Maybe our own earlier attempt: it is ours if the
+				// record is gone now (a taker deletes, a writer writes).
+				if _, _, gerr := s.GetSession(ctx, pid); errors.Is(gerr, ErrNoSession) {
+					return nil
+				}
+			}
+			return ErrTaken
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return err
 }
 
 // DeleteSession forgets a session (its client ended it, or it was taken here).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -267,12 +268,12 @@ func (a *connectionActor) askCluster(ctx actor.Context, from uint64) bool {
 		return false
 	}
 	pid, sub, ws := a.resume.PID, a.claims.Subject, a.claims.WorkspaceID
-	self, root := ctx.Self(), a.d.root
+	self, root, log := ctx.Self(), a.d.root, a.logger()
 	a.state = connResuming
 	a.recovery = &recoveryState{from: from, clustered: true,
 		timer: time.AfterFunc(clusterAskTimeout, func() { root.Send(self, &recoveryTimeout{}) })}
 	if !a.d.tasks.goTask(func(tctx context.Context) {
-		root.Send(self, fetchSession(tctx, st, pid, sub, ws))
+		root.Send(self, fetchSession(tctx, log, st, pid, sub, ws))
 	}) {
 		root.Send(self, &clusterFetched{result: recoveryUnknown})
 	}
@@ -280,8 +281,8 @@ func (a *connectionActor) askCluster(ctx actor.Context, from uint64) bool {
 }
 
 // fetchSession reads, checks and takes a session from the bucket.
-func fetchSession(ctx context.Context, st *cluster.Store, pid, sub, ws string) *clusterFetched {
-	j, result := takeRecord(ctx, st, pid, func(j *sessionJSON) string {
+func fetchSession(ctx context.Context, log *slog.Logger, st *cluster.Store, pid, sub, ws string) *clusterFetched {
+	j, result := takeRecord(ctx, log, st, pid, func(j *sessionJSON) string {
 		if j.Sub != sub || j.WS != ws {
 			return recoveryDenied // stays for its owner
 		}
@@ -304,13 +305,14 @@ func fetchSession(ctx context.Context, st *cluster.Store, pid, sub, ws string) *
 // refuse it with, "" to take it) and takes it. A record rewritten between
 // the read and the take (its node wrote it detached meanwhile) is read
 // again; one deleted is gone. nil, "": no such record.
-func takeRecord(ctx context.Context, st *cluster.Store, pid string, check func(*sessionJSON) string) (*sessionJSON, string) {
+func takeRecord(ctx context.Context, log *slog.Logger, st *cluster.Store, pid string, check func(*sessionJSON) string) (*sessionJSON, string) {
 	for range 5 {
 		b, rev, err := st.GetSession(ctx, pid)
 		if errors.Is(err, cluster.ErrNoSession) {
 			return nil, ""
 		}
 		if err != nil {
+			log.Warn("recovery: session bucket read failed", "err", err)
 			return nil, recoveryUnknown
 		}
 		var j sessionJSON
@@ -324,6 +326,7 @@ func takeRecord(ctx context.Context, st *cluster.Store, pid string, check func(*
 		case err == nil:
 			return &j, ""
 		case !errors.Is(err, cluster.ErrTaken):
+			log.Warn("recovery: session take failed", "err", err)
 			return nil, recoveryUnknown
 		}
 	}
@@ -331,7 +334,7 @@ func takeRecord(ctx context.Context, st *cluster.Store, pid string, check func(*
 }
 
 // readHistory reads what rooms kept after from (or each room's join offset).
-func readHistory(ctx context.Context, st *cluster.Store, rooms map[string]uint64, from uint64) ([]cluster.Kept, string) {
+func readHistory(ctx context.Context, log *slog.Logger, st *cluster.Store, rooms map[string]uint64, from uint64) ([]cluster.Kept, string) {
 	after := make(map[string]uint64, len(rooms))
 	for name, joinedAt := range rooms {
 		after[name] = max(from, joinedAt)
@@ -339,6 +342,7 @@ func readHistory(ctx context.Context, st *cluster.Store, rooms map[string]uint64
 	kept, ok, err := st.Since(ctx, after)
 	switch {
 	case err != nil:
+		log.Warn("recovery: history read failed", "err", err)
 		return nil, recoveryUnknown
 	case !ok:
 		return nil, recoveryTooOld
@@ -383,13 +387,14 @@ func (a *connectionActor) roomsRejoined(ctx actor.Context) {
 		return
 	}
 	rooms, from := maps(r.rooms), r.from
-	self, root, node := ctx.Self(), a.d.root, a.d.cluster
+	self, root, node, log := ctx.Self(), a.d.root, a.d.cluster, a.logger()
 	if !a.d.tasks.goTask(func(tctx context.Context) {
 		if err := node.Sync(tctx); err != nil {
+			log.Warn("recovery: NATS flush failed", "err", err)
 			root.Send(self, &historyFetched{result: recoveryUnknown})
 			return
 		}
-		kept, result := readHistory(tctx, st, rooms, from)
+		kept, result := readHistory(tctx, log, st, rooms, from)
 		root.Send(self, &historyFetched{kept: kept, result: result})
 	}) {
 		root.Send(self, &historyFetched{result: recoveryUnknown})
@@ -423,9 +428,9 @@ func (a *connectionActor) readLocalHistory(ctx actor.Context, rec *sessionRecord
 	r.clustered, r.rec = true, rec
 	r.timer.Reset(clusterAskTimeout)
 	pid, sid, sub, ws := rec.pid, rec.sid, rec.sub, rec.workspaceID
-	self, root := ctx.Self(), a.d.root
+	self, root, log := ctx.Self(), a.d.root, a.logger()
 	if !a.d.tasks.goTask(func(tctx context.Context) {
-		j, result := takeRecord(tctx, st, pid, func(*sessionJSON) string { return "" })
+		j, result := takeRecord(tctx, log, st, pid, func(*sessionJSON) string { return "" })
 		switch {
 		case result != "":
 			root.Send(self, &clusterFetched{result: result})

@@ -177,6 +177,9 @@ func (n *Node) tryStoreWith(ctx context.Context, js jetstream.JetStream, replica
 		MaxAge:            historyMaxAge(n.cfg.RecoveryWindow),
 		MaxMsgsPerSubject: int64(n.cfg.RecoveryMaxMessages),
 		Discard:           jetstream.DiscardOld,
+		// Reads are direct gets, answered by any replica: a recovery right
+		// after a node died does not wait for the stream's new leader.
+		AllowDirect: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("history stream: %w", err)
@@ -269,17 +272,17 @@ func (s *Store) Append(ctx context.Context, room, event string, data []byte, exc
 // the history may no longer reach back: a room holds RECOVERY_MAX_MESSAGES
 // or more after its offset (the oldest of them may have been dropped; one
 // too many is refused rather than risk a silent gap), or an offset is past
-// the stream's last sequence (not one the cluster issued). Age never drops
-// a broadcast a kept session missed (historyMaxAge).
+// the stream's last sequence (not one the cluster issued; checked when the
+// stream's leader answers within a second). Age never drops a broadcast a
+// kept session missed (historyMaxAge). Reads are direct gets (any replica).
 func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept, ok bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	ctx, cancel := context.WithTimeout(ctx, takeTimeout)
 	defer cancel()
-	info, err := s.stream.Info(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("cluster: history info: %w", err)
-	}
+	ictx, icancel := context.WithTimeout(ctx, time.Second)
+	info, ierr := s.stream.Info(ictx)
+	icancel()
 	for room, after := range rooms {
-		if after > info.State.LastSeq {
+		if ierr == nil && after > info.State.LastSeq {
 			return nil, false, nil
 		}
 		got, ok, err := s.roomSince(ctx, room, after)
@@ -300,57 +303,46 @@ func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept
 	return kept, true, nil
 }
 
+// roomSince reads room's broadcasts after seq, one direct get each (the
+// next on the subject), at most s.max of them.
 func (s *Store) roomSince(ctx context.Context, room string, after uint64) ([]Kept, bool, error) {
-	c, err := s.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		FilterSubject:     s.subject(room),
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       after + 1,
-		AckPolicy:         jetstream.AckNonePolicy,
-		InactiveThreshold: 30 * time.Second,
-		MemoryStorage:     true,
-		Replicas:          1,
-	})
-	if err != nil {
-		return nil, false, fmt.Errorf("cluster: history consumer: %w", err)
-	}
-	name := c.CachedInfo().Name
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), storeOpTimeout)
-		defer cancel()
-		_ = s.stream.DeleteConsumer(dctx, name)
-	}()
-	pending := c.CachedInfo().NumPending
-	if pending >= uint64(s.max) {
-		return nil, false, nil
-	}
+	subj := s.subject(room)
 	var out []Kept
-	for pending > 0 {
-		batch, err := c.Fetch(int(pending), jetstream.FetchMaxWait(storeOpTimeout))
+	next := after + 1
+	for {
+		m, err := s.getNext(ctx, next, subj)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, true, nil
+		}
 		if err != nil {
-			return nil, false, fmt.Errorf("cluster: history fetch: %w", err)
+			return nil, false, fmt.Errorf("cluster: history read: %w", err)
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			md, err := m.Metadata()
-			if err != nil {
-				return nil, false, err
-			}
-			exceptSID, event, data, err := decodeHistMsg(m.Data())
-			if err != nil {
-				continue
-			}
-			out = append(out, Kept{Seq: md.Sequence.Stream, Room: room, Event: event, Data: data, ExceptSID: exceptSID})
-			pending = md.NumPending
+		if len(out)+1 >= s.max {
+			return nil, false, nil
 		}
-		if err := batch.Error(); err != nil {
-			return nil, false, fmt.Errorf("cluster: history fetch: %w", err)
+		if exceptSID, event, data, derr := decodeHistMsg(m.Data); derr == nil {
+			out = append(out, Kept{Seq: m.Sequence, Room: room, Event: event, Data: data, ExceptSID: exceptSID})
 		}
-		if n == 0 {
-			return nil, false, errors.New("cluster: history fetch: nothing within the wait")
+		next = m.Sequence + 1
+	}
+}
+
+// getNext is a direct get of the first message at or after seq on subj,
+// retried while no replica answers (a node just died).
+func (s *Store) getNext(ctx context.Context, seq uint64, subj string) (*jetstream.RawStreamMsg, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		m, err := s.stream.GetMsg(actx, seq, jetstream.WithGetMsgSubject(subj))
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+			return m, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return out, true, nil
 }
 
 // LastSeq returns the stream's last sequence.

@@ -41,7 +41,7 @@ type connectionActor struct {
 	state      connState
 	limiter    *actor.PID
 	rooms      map[string]*actor.PID // joined rooms by name
-	pending    []*messages.ClientEvent
+	pending    []any // EventAllowed/EventRateLimited that came before the CONNECT was answered
 	admitTimer *time.Timer
 
 	reason    messages.CloseReason
@@ -107,7 +107,7 @@ type tokenVerified struct {
 }
 
 func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, resume messages.Resume) *actor.Props {
-	return d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
+	props := d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
 		a := &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}, sid: c.SID()}
 		if d.history != nil {
 			a.resume = resume
@@ -115,6 +115,18 @@ func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, res
 		}
 		return a
 	}, actor.WithSupervisor(supervision.Strategy()))
+	// The rate limiter is first on the inbound path (the transport hands
+	// events to it), so it must exist before the spawn returns: it is
+	// spawned at init, not at Started.
+	sid := c.SID()
+	return props.Configure(actor.WithOnInit(func(ctx actor.Context) {
+		spawnNamed(ctx, newRateLimiterProps(d, sid), supervision.NameRateLimiter)
+	}))
+}
+
+// limiterPID is the PID of the rate limiter of the connection conn.
+func limiterPID(conn *actor.PID) *actor.PID {
+	return actor.NewPID(conn.Address, conn.Id+"/"+supervision.NameRateLimiter)
 }
 
 func (a *connectionActor) Receive(ctx actor.Context) {
@@ -162,14 +174,8 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 		}
 	case *messages.ConnectionRefused:
 		a.onRefused(ctx, m)
-	case *messages.ClientEvent:
-		a.onClientEvent(ctx, m)
-	case *messages.EventAllowed:
-		a.onEvent(ctx, m.Event)
-	case *messages.EventRateLimited:
-		a.d.metrics.clientEvents.WithLabelValues(eventLabel(m.Event.Event), "rate_limited").Inc()
-		a.securityEvent(security.EventRateLimitExceeded, "event "+eventLabel(m.Event.Event), "")
-		a.fail(m.Event.AckID, messages.NewError(messages.CodeRateLimited))
+	case *messages.EventAllowed, *messages.EventRateLimited:
+		a.onLimited(ctx, m)
 	case *messages.RoomJoined:
 		a.onRoomJoined(ctx, m)
 	case *messages.RoomLeft:
@@ -207,7 +213,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 }
 
 func (a *connectionActor) onStarted(ctx actor.Context) {
-	a.limiter = spawnNamed(ctx, newRateLimiterProps(a.d, a.conn.SID()), supervision.NameRateLimiter)
+	a.limiter = limiterPID(ctx.Self()) // spawned at init
 	a.d.conns.Store(a.conn.SID(), ctx.Self())
 	a.askAdmission(ctx)
 }
@@ -299,10 +305,11 @@ func (a *connectionActor) acceptFresh(ctx actor.Context) {
 func (a *connectionActor) activate(ctx actor.Context) {
 	a.state = connActive
 	a.armTokenTimers(ctx)
-	for _, ev := range a.pending {
-		ctx.Send(a.limiter, ev)
-	}
+	pending := a.pending
 	a.pending = nil
+	for _, m := range pending {
+		a.onLimited(ctx, m)
+	}
 }
 
 func (a *connectionActor) onRefused(ctx actor.Context, m *messages.ConnectionRefused) {
@@ -316,17 +323,27 @@ func (a *connectionActor) onRefused(ctx actor.Context, m *messages.ConnectionRef
 	ctx.Stop(ctx.Self())
 }
 
-func (a *connectionActor) onClientEvent(ctx actor.Context, ev *messages.ClientEvent) {
+// onLimited takes a client event back from the rate limiter, which the
+// transport handed it first: answered now, or kept in order until the
+// CONNECT is answered.
+func (a *connectionActor) onLimited(ctx actor.Context, m any) {
 	switch a.state {
 	case connActive:
-		ctx.Send(a.limiter, ev)
+		switch m := m.(type) {
+		case *messages.EventAllowed:
+			a.onEvent(ctx, m.Event)
+		case *messages.EventRateLimited:
+			a.d.metrics.clientEvents.WithLabelValues(eventLabel(m.Event.Event), "rate_limited").Inc()
+			a.securityEvent(security.EventRateLimitExceeded, "event "+eventLabel(m.Event.Event), "")
+			a.fail(m.Event.AckID, messages.NewError(messages.CodeRateLimited))
+		}
 	case connPending, connResuming:
 		if len(a.pending) >= maxPendingEvents {
 			a.securityEvent(security.EventMalformedPacket, "too many events before CONNECT was answered", "")
 			a.end(ctx, messages.CloseMalformed)
 			return
 		}
-		a.pending = append(a.pending, ev)
+		a.pending = append(a.pending, m)
 	}
 }
 
@@ -588,7 +605,15 @@ func expOKBody(exp time.Time) json.RawMessage {
 // relay broadcasts a client's event to the other members of room, here and
 // on every other node hosting it, never back to this connection.
 func (a *connectionActor) relay(ctx actor.Context, room, event string, data json.RawMessage) {
-	ctx.Send(a.d.gateway, &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self(), ExceptSID: a.sid})
+	pub := &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self(), ExceptSID: a.sid}
+	if pid, ok := a.rooms[room]; ok {
+		// A member goes straight to the room it knows: a room with a member
+		// is not stopping idle, so its parent need not route this.
+		pub.Direct = true
+		ctx.Send(pid, pub)
+	} else {
+		ctx.Send(a.d.gateway, pub)
+	}
 	if err := a.d.cluster.Broadcast(room, event, data); err != nil {
 		a.logger().Warn("cluster relay failed; delivered on this node only", "room", room, "err", err)
 	}

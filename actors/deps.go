@@ -161,8 +161,10 @@ func countRouted(next actor.ReceiverFunc) actor.ReceiverFunc {
 
 // isRouted reports the messages a parent routes to a lazily spawned child.
 func isRouted(msg any) bool {
-	switch msg.(type) {
-	case *messages.JoinRoom, *messages.Publish, *spawnConnection, *admitConnection, *detachSession:
+	switch m := msg.(type) {
+	case *messages.Publish:
+		return !m.Direct // a member's relay goes straight to its room
+	case *messages.JoinRoom, *spawnConnection, *admitConnection, *detachSession:
 		return true
 	}
 	return false

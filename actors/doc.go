@@ -20,10 +20,15 @@
 //   - workspace/users → rooms: JoinRoom, Publish. A parent alone routes to its
 //     lazily spawned children, which is what makes their idle stop safe
 //     (lazyChildren).
-//   - connection → its limiter → connection: every client event, as
-//     EventAllowed or EventRateLimited. No request/response.
-//   - connection → gateway: admitConnection, JoinRoom, Publish (state_sync,
-//     dashboard_action). connection → room: LeaveRoom.
+//   - transport → limiter → connection: every client event. The transport
+//     hands it to the connection's rate limiter (spawned at the
+//     connection's init, so it exists once the spawn returns), which passes
+//     it on as EventAllowed or EventRateLimited. No request/response.
+//   - connection → gateway: admitConnection, JoinRoom (a room it is not in
+//     yet), Publish (state_sync, dashboard_action to a room it is not in).
+//   - connection → room, straight to a room it is in: LeaveRoom, and
+//     Publish with Direct set (a relay); a room with a member is not
+//     stopping idle, and its parent does not count what it did not route.
 //   - room → connection: RoomJoined, RoomLeft. A room's broadcast frames do
 //     not go through the connection's mailbox: the room hands the frame,
 //     encoded once, straight to each member's outbound queue

@@ -145,7 +145,7 @@ func (s *System) Accept(c messages.Client, claims *security.Claims, resume messa
 		select {
 		case pid := <-reply:
 			if pid != nil {
-				return &session{root: s.d.root, pid: pid}
+				return newSession(s.d.root, pid)
 			}
 			// An actor on the way failed on this very message.
 			if attempt < spawnRetries {
@@ -313,11 +313,16 @@ func await(ctx context.Context, reply <-chan int) (int, error) {
 
 // session forwards what a connection's read pump reads to its actor.
 type session struct {
-	root *actor.RootContext
-	pid  *actor.PID
+	root    *actor.RootContext
+	pid     *actor.PID
+	limiter *actor.PID // first on the inbound path: it passes admitted events to pid
 }
 
-func (s *session) Event(ev *messages.ClientEvent) { s.root.Send(s.pid, ev) }
+func newSession(root *actor.RootContext, pid *actor.PID) *session {
+	return &session{root: root, pid: pid, limiter: limiterPID(pid)}
+}
+
+func (s *session) Event(ev *messages.ClientEvent) { s.root.Send(s.limiter, ev) }
 
 func (s *session) Closed(reason messages.CloseReason) {
 	s.root.Send(s.pid, &messages.SocketClosed{Reason: reason})

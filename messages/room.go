@@ -38,6 +38,9 @@ type Publish struct {
 	// Start, when set, is when the publish entered the gateway: the room
 	// observes the time to its fan-out's end (ws_publish_fanout_seconds).
 	Start time.Time
+	// Direct is set when a member sends it straight to the room it is in,
+	// not routed by the room's parent (which counts what it routes).
+	Direct bool
 }
 
 // PublishResult answers a publish from outside the tree: how many members it

@@ -36,6 +36,7 @@ type connectionActor struct {
 	d          *deps
 	conn       messages.Client
 	claims     *security.Claims
+	inbox      *inbox       // what the read side handed over and this actor has not taken
 	log        *slog.Logger // built on first use: most connections never log
 	state      connState
 	limiter    *actor.PID
@@ -78,9 +79,9 @@ type tokenVerified struct {
 	ackID  int64
 }
 
-func newConnectionProps(d *deps, c messages.Client, claims *security.Claims) *actor.Props {
+func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, in *inbox) *actor.Props {
 	return d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
-		return &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}}
+		return &connectionActor{d: d, conn: c, claims: claims, inbox: in, rooms: map[string]*actor.PID{}}
 	}, actor.WithSupervisor(supervision.Strategy()))
 }
 
@@ -109,6 +110,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *messages.ConnectionRefused:
 		a.onRefused(ctx, m)
 	case *messages.ClientEvent:
+		a.inbox.took(m)
 		a.onClientEvent(ctx, m)
 	case *messages.EventAllowed:
 		a.onEvent(ctx, m.Event)

@@ -107,11 +107,12 @@ func (s *System) Accept(c messages.Client, claims *security.Claims) transport.Se
 			return nil
 		}
 		reply := make(chan *actor.PID, 1)
-		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Reply: reply})
+		in := new(inbox)
+		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Inbox: in, Reply: reply})
 		select {
 		case pid := <-reply:
 			if pid != nil {
-				return &session{root: s.d.root, pid: pid}
+				return &session{root: s.d.root, pid: pid, d: s.d, conn: c, claims: claims, inbox: in}
 			}
 			// An actor on the way failed on this very message.
 			if attempt < spawnRetries {
@@ -225,13 +226,25 @@ func await(ctx context.Context, reply <-chan int) (int, error) {
 	}
 }
 
-// session forwards what a connection's read pump reads to its actor.
+// session forwards what a connection's read pump reads to its actor, up to
+// the inbox's bound (inbox.go).
 type session struct {
-	root *actor.RootContext
-	pid  *actor.PID
+	root   *actor.RootContext
+	pid    *actor.PID
+	d      *deps
+	conn   messages.Client
+	claims *security.Claims
+	inbox  *inbox
 }
 
-func (s *session) Event(ev *messages.ClientEvent) { s.root.Send(s.pid, ev) }
+func (s *session) Event(ev *messages.ClientEvent) {
+	ok, overflow := s.inbox.put(ev)
+	if ok {
+		s.root.Send(s.pid, ev)
+	} else if overflow {
+		s.dropFlood()
+	}
+}
 
 func (s *session) Closed(reason messages.CloseReason) {
 	s.root.Send(s.pid, &messages.SocketClosed{Reason: reason})

@@ -13,6 +13,7 @@ import (
 type spawnConnection struct {
 	Conn   messages.Client
 	Claims *security.Claims
+	Inbox  *inbox // counts the events handed to the actor and not yet taken
 	Reply  chan<- *actor.PID
 }
 
@@ -53,7 +54,7 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 		w.rooms.terminated(ctx, m.Who) // a room, or else a connection: either way, maybe idle now
 		w.reportIdle(ctx)
 	case *spawnConnection:
-		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims), supervision.PrefixConnection+m.Conn.SID())
+		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims, m.Inbox), supervision.PrefixConnection+m.Conn.SID())
 	case *messages.JoinRoom:
 		w.rooms.route(ctx, m.Room, m, true)
 	case *messages.Publish:

@@ -22,6 +22,7 @@ const (
 	CloseActorFailure                        // the connection actor failed
 	CloseKicked                              // stopped by policy or an operator
 	CloseHandshakeTimeout                    // no CONNECT in time
+	CloseEventFlood                          // too many events waiting for the connection actor
 	closeReasonCount
 )
 
@@ -38,6 +39,7 @@ var closeReasonNames = [closeReasonCount]string{
 	CloseActorFailure:     "actor_failure",
 	CloseKicked:           "kicked",
 	CloseHandshakeTimeout: "handshake_timeout",
+	CloseEventFlood:       "event_flood",
 }
 
 var closeReasonCodes = [closeReasonCount]int{
@@ -53,6 +55,7 @@ var closeReasonCodes = [closeReasonCount]int{
 	CloseActorFailure:     1011,
 	CloseKicked:           1008,
 	CloseHandshakeTimeout: 1002,
+	CloseEventFlood:       1008, // policy violation
 }
 
 // String returns the reason's stable snake_case label.

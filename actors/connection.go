@@ -37,6 +37,7 @@ type connectionActor struct {
 	d          *deps
 	conn       messages.Client
 	claims     *security.Claims
+	inbox      *inbox       // what the read side handed over and this actor has not taken
 	log        *slog.Logger // built on first use: most connections never log
 	state      connState
 	limiter    *actor.PID
@@ -106,9 +107,9 @@ type tokenVerified struct {
 	ackID  int64
 }
 
-func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, resume messages.Resume) *actor.Props {
+func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, resume messages.Resume, in *inbox) *actor.Props {
 	props := d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
-		a := &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}, sid: c.SID()}
+		a := &connectionActor{d: d, conn: c, claims: claims, inbox: in, rooms: map[string]*actor.PID{}, sid: c.SID()}
 		if d.history != nil {
 			a.resume = resume
 			a.joinedAt = map[string]uint64{}
@@ -174,7 +175,11 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 		}
 	case *messages.ConnectionRefused:
 		a.onRefused(ctx, m)
-	case *messages.EventAllowed, *messages.EventRateLimited:
+	case *messages.EventAllowed:
+		a.inbox.took(m.Event)
+		a.onLimited(ctx, m)
+	case *messages.EventRateLimited:
+		a.inbox.took(m.Event)
 		a.onLimited(ctx, m)
 	case *messages.RoomJoined:
 		a.onRoomJoined(ctx, m)

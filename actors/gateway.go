@@ -42,7 +42,14 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 			g.ready = nil
 		}
 	case *actor.Terminated:
-		g.workspaces.terminated(ctx, m.Who)
+		if ws, ok := g.workspaces.terminated(ctx, m.Who); ok {
+			// Every connection of the workspace has ended (a workspace
+			// stops after its children), so its gauge reads 0: drop the
+			// series, or one stays per workspace ever seen. A successor
+			// spawned just now admits no connection before this returns
+			// (admission passes through this actor).
+			g.d.metrics.connectionsActive.DeleteLabelValues(ws)
+		}
 	case *spawnConnection:
 		g.workspaces.route(ctx, m.Claims.WorkspaceID, m, true)
 	case *detachSession:

@@ -141,11 +141,12 @@ func (s *System) Accept(c messages.Client, claims *security.Claims, resume messa
 			return nil
 		}
 		reply := make(chan *actor.PID, 1)
-		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Resume: resume, Reply: reply})
+		in := new(inbox)
+		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Resume: resume, Inbox: in, Reply: reply})
 		select {
 		case pid := <-reply:
 			if pid != nil {
-				return newSession(s.d.root, pid)
+				return &session{root: s.d.root, pid: pid, limiter: limiterPID(pid), d: s.d, conn: c, claims: claims, inbox: in}
 			}
 			// An actor on the way failed on this very message.
 			if attempt < spawnRetries {
@@ -311,18 +312,28 @@ func await(ctx context.Context, reply <-chan int) (int, error) {
 	}
 }
 
-// session forwards what a connection's read pump reads to its actor.
+// session forwards what a connection's read pump reads to its actor, up to
+// the inbox's bound (inbox.go).
 type session struct {
 	root    *actor.RootContext
 	pid     *actor.PID
 	limiter *actor.PID // first on the inbound path: it passes admitted events to pid
+	d       *deps
+	conn    messages.Client
+	claims  *security.Claims
+	inbox   *inbox
 }
 
-func newSession(root *actor.RootContext, pid *actor.PID) *session {
-	return &session{root: root, pid: pid, limiter: limiterPID(pid)}
+// Event hands ev to the connection's rate limiter, within the inbox's bound:
+// what the limiter and the connection have not taken yet counts.
+func (s *session) Event(ev *messages.ClientEvent) {
+	ok, overflow := s.inbox.put(ev)
+	if ok {
+		s.root.Send(s.limiter, ev)
+	} else if overflow {
+		s.dropFlood()
+	}
 }
-
-func (s *session) Event(ev *messages.ClientEvent) { s.root.Send(s.limiter, ev) }
 
 func (s *session) Closed(reason messages.CloseReason) {
 	s.root.Send(s.pid, &messages.SocketClosed{Reason: reason})

@@ -16,6 +16,7 @@ type spawnConnection struct {
 	Conn   messages.Client
 	Claims *security.Claims
 	Resume messages.Resume
+	Inbox  *inbox // counts the events handed to the connection and not yet taken
 	Reply  chan<- *actor.PID
 }
 
@@ -57,7 +58,7 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 		w.rooms.terminated(ctx, m.Who) // a room, or else a connection: either way, maybe idle now
 		w.reportIdle(ctx)
 	case *spawnConnection:
-		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims, m.Resume), supervision.PrefixConnection+m.Conn.SID())
+		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims, m.Resume, m.Inbox), supervision.PrefixConnection+m.Conn.SID())
 	case *detachSession:
 		// A sibling of the connections, so the workspace lives while it does.
 		w.sessions++

@@ -92,6 +92,7 @@ type pollHarness struct {
 	http   *httptest.Server
 	gw     *fakeGateway
 	client *http.Client
+	reg    *prometheus.Registry
 }
 
 func newPollHarness(t *testing.T, cfg Config) *pollHarness {
@@ -116,7 +117,7 @@ func newPollHarnessWith(t *testing.T, cfg Config, wrap func(security.Verifier) s
 		cfg.AllowedOrigins = []string{"http://app.example"}
 	}
 	srv := NewServer(cfg, Deps{Verifier: verifier, Gateway: gw, Events: security.NewEventLog(log, reg, 0, 0), Logger: log, Registry: reg})
-	h := &pollHarness{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), gw: gw,
+	h := &pollHarness{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), gw: gw, reg: reg,
 		client: &http.Client{Timeout: waitFor, Transport: &http.Transport{}}}
 	t.Cleanup(func() {
 		srv.CloseAll(messages.CloseServerShutdown)

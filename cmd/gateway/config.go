@@ -227,7 +227,7 @@ func (c *Config) transportConfig() transport.Config {
 		AllowedOrigins: c.AllowedOrigins, TrustedProxies: c.TrustedProxies,
 		OutboundQueueBytes: c.OutboundQueueBytes, PublishAPIKey: c.PublishAPIKey,
 		ReadTimeout: c.HTTPReadTimeout, IdleTimeout: c.HTTPIdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
-		ConnectTimeout: c.ConnectTimeout,
+		ConnectTimeout: c.ConnectTimeout, MaxPendingPerIP: c.MaxConnectionsPerIP,
 	}
 }
 

@@ -2,7 +2,7 @@
 // one scenario against a server on this machine, or compares several
 // servers on the same workloads.
 //
-//	gateway-bench fanout|rooms|burst|storm|idle|chaos [flags]
+//	gateway-bench fanout|rooms|burst|storm|idle|chaos|soak [flags]
 //	gateway-bench compare [flags]
 //	gateway-bench cluster [flags]
 //	gateway-bench help [scenario|compare|cluster]
@@ -44,6 +44,8 @@ scenarios:
   storm    N clients connect, authenticate and join           (default 9000)
   idle     server RSS per connection at N idle clients        (default 9000)
   chaos    fan-out while faults hit rooms and connections     (default 1000 subs, 10 rooms)
+  soak     churn (connect, join, publish, leave, half by TCP reset) for -duration
+           while a canary measures loss; server heap/goroutines/fds over time (default 10m)
 
 -quick makes any of them a ~20 s smoke run. Targets must be loopback;
 -target http://A,http://B,… spreads the subscribers over several nodes
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCompare(ctx, args[1:], stdout, stderr)
 	case "cluster":
 		return runCluster(ctx, args[1:], stdout, stderr)
+	case "soak":
+		return runSoak(ctx, args[1:], stdout, stderr)
 	default:
 		return runScenario(ctx, args[0], args[1:], stdout, stderr)
 	}

@@ -486,19 +486,24 @@ func (c *ClusterComparison) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "%s per round: %s.\n\n", otherCPU.name, strings.Join(parts, "; "))
 	c.writeNodes(&b)
 
+	c.writeRoundErrors(&b)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeRoundErrors lists every failed round and every error a round reported.
+func (c *ClusterComparison) writeRoundErrors(b *strings.Builder) {
 	for _, ms := range c.Measurements {
 		if ms.Err != "" {
-			fmt.Fprintf(&b, "- %s round %d: `%s`\n", ms.Deployment, ms.Round, oneLine(ms.Err))
+			fmt.Fprintf(b, "- %s round %d: `%s`\n", ms.Deployment, ms.Round, oneLine(ms.Err))
 		}
 		if ms.Result != nil {
 			for _, e := range ms.Result.Errors {
-				fmt.Fprintf(&b, "- %s round %d: %s\n", ms.Deployment, ms.Round, oneLine(e))
+				fmt.Fprintf(b, "- %s round %d: %s\n", ms.Deployment, ms.Round, oneLine(e))
 			}
 		}
 	}
 	b.WriteString("\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // writeNodes shows each cluster node's share (medians over the rounds):

@@ -175,6 +175,13 @@ func StartPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, fau
 	return startPeer(ctx, s, k, logPath, faults, nil)
 }
 
+// startGatewayBinary starts the gateway binary bin as the gateway peer,
+// with extra environment.
+func startGatewayBinary(ctx context.Context, s PeerSetup, bin, logPath string, extraEnv []string) (*Peer, error) {
+	s.OldGateway = bin
+	return startPeer(ctx, s, PeerGatewayOld, logPath, false, extraEnv)
+}
+
 // startPeer is StartPeer with extra environment for the gateway (its
 // cluster settings).
 func startPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, faults bool, extraEnv []string) (*Peer, error) {

@@ -5,7 +5,8 @@
 //	gateway-bench fanout|rooms|burst|storm|idle|chaos|soak [flags]
 //	gateway-bench compare [flags]
 //	gateway-bench cluster [flags]
-//	gateway-bench help [scenario|compare|cluster]
+//	gateway-bench herd -a LABEL=BINARY[,…] [flags]
+//	gateway-bench help [scenario|compare|cluster|herd]
 //
 // A scenario's -target may list several nodes' base URLs: the subscribers
 // are spread over them and publishes go to the first (or -publish-target).
@@ -35,7 +36,8 @@ const usage = `usage:
   gateway-bench SCENARIO [flags]   run one scenario against a running server
   gateway-bench compare [flags]    start each peer in turn and compare them
   gateway-bench cluster [flags]    fan-out on one gateway vs 3 clustered over embedded NATS
-  gateway-bench help [SCENARIO|compare|cluster]
+  gateway-bench herd -a LABEL=BIN[,…]  SIGTERM node a, its clients reconnecting to node b: reconnects per window
+  gateway-bench help [SCENARIO|compare|cluster|herd]
 
 scenarios:
   fanout   N subscribers in one room, M messages at P msg/s   (default 1000, 500 at 50/s)
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCluster(ctx, args[1:], stdout, stderr)
 	case "soak":
 		return runSoak(ctx, args[1:], stdout, stderr)
+	case "herd":
+		return runHerd(ctx, args[1:], stdout, stderr)
 	default:
 		return runScenario(ctx, args[0], args[1:], stdout, stderr)
 	}

@@ -280,3 +280,49 @@ func TestPresenceAcrossThreeNodes(t *testing.T) {
 		t.Fatalf("%s %s", ev, u)
 	}
 }
+
+// TestPresenceClusterCost measures the clustered mechanism: NATS room
+// messages per join and leave, and how long a query takes on a node that
+// hosts the room (answered from its own view) and on one that does not
+// (the room is started there and asks the others). Logged for the README.
+func TestPresenceClusterCost(t *testing.T) {
+	a := startNode(t, "a")
+	b := startNode(t, "b", a.node.RouteURL())
+	c := startNode(t, "c", a.node.RouteURL(), b.node.RouteURL())
+	waitMesh(t, a, b, c)
+	const room = "workspace:w:approvals"
+	sent := func() float64 { return a.metric("cluster_messages_sent_total", "kind", "room") }
+	first := b.dial(token(t, "bob", "w"))
+	first.call("join_room", map[string]any{"room": room})
+	waitHosts(t, room, []string{"b"}, a, b, c)
+
+	const n = 8 // MAX_CONNECTIONS_PER_IP is 10
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = a.dial(token(t, "u"+string(rune('A'+i%26))+string(rune('a'+i/26)), "w"))
+	}
+	before := sent()
+	for _, cl := range clients {
+		cl.call("join_room", map[string]any{"room": room})
+	}
+	for _, cl := range clients {
+		cl.call("leave_room", map[string]any{"room": room})
+	}
+	perChange := (sent() - before) / (2 * n)
+	if perChange < 1 || perChange > 1.2 {
+		t.Fatalf("%.2f NATS room messages per join or leave, want 1", perChange)
+	}
+	measure := func(h *harness) time.Duration {
+		start := time.Now()
+		status, body := getPresence(t, h, publishKey, room)
+		if status != http.StatusOK || body != `{"room":"workspace:w:approvals","users":[{"userId":"bob","sessions":1}],"total":1}` {
+			t.Fatalf("%d %s", status, body)
+		}
+		return time.Since(start)
+	}
+	hosted := measure(b)
+	unhosted := measure(c) // c starts the room and asks a and b
+	again := measure(c)    // now hosted on c
+	t.Logf("presence, 3 nodes: %.2f NATS room messages per join or leave; GET /v1/presence %v on a hosting node, %v on a node that did not host the room (first query), %v after",
+		perChange, hosted, unhosted, again)
+}

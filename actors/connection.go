@@ -302,7 +302,7 @@ func (a *connectionActor) acceptFresh(ctx actor.Context) {
 	// Sent after the CONNECT answer but through the same mailboxes as any
 	// later publish, so a publish the client could have caused is ordered
 	// after this join.
-	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: security.UserRoom(a.claims.Subject), Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck})
+	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: security.UserRoom(a.claims.Subject), Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck, User: a.claims.Subject, SID: a.sid})
 	a.activate(ctx)
 }
 
@@ -373,6 +373,8 @@ func (a *connectionActor) onEvent(ctx actor.Context, ev *messages.ClientEvent) {
 		err = a.tokenRefresh(ctx, data, ev.AckID)
 	case "state_sync":
 		err = a.stateSync(ctx, data, ev.AckID)
+	case "presence":
+		err = a.presence(ctx, data, ev.AckID)
 	default:
 		err = messages.NewError(messages.CodeUnknownEvent)
 	}
@@ -405,7 +407,7 @@ func (a *connectionActor) joinRoom(ctx actor.Context, data json.RawMessage, ackI
 		a.ack(ackID, joinedBody("joined", name))
 		return nil
 	}
-	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: name, Conn: ctx.Self(), Out: a.conn, AckID: ackID})
+	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: name, Conn: ctx.Self(), Out: a.conn, AckID: ackID, User: a.claims.Subject, SID: a.sid})
 	return nil
 }
 

@@ -38,6 +38,14 @@ type deps struct {
 	history *history
 	// sessions finds the kept (detached) sessions by pid.
 	sessions sessionRegistry
+	// detached maps the sid of a session being kept for recovery to its
+	// record, from the moment its connection detaches it (before its rooms
+	// hear the connection ended) until the session stops: a room keeps
+	// such a member present (presence.go).
+	detached sync.Map
+	// presenceRooms maps a clustered room's name to its PID, to tell it a
+	// node is gone (presence_room.go).
+	presenceRooms sync.Map
 	// templates holds one Props per actor kind spawned per connection or
 	// room (see props).
 	templatesMu sync.Mutex
@@ -133,6 +141,8 @@ func answerOnFailure(next actor.ReceiverFunc) actor.ReceiverFunc {
 					}
 				case *spawnConnection:
 					m.Reply <- nil
+				case *presenceQuery:
+					m.answer(nil)
 				}
 				panic(r)
 			}
@@ -164,7 +174,9 @@ func isRouted(msg any) bool {
 	switch m := msg.(type) {
 	case *messages.Publish:
 		return !m.Direct // a member's relay goes straight to its room
-	case *messages.JoinRoom, *spawnConnection, *admitConnection, *detachSession:
+	case *messages.LeaveRoom:
+		return m.Routed // a member's leave goes straight to its room
+	case *messages.JoinRoom, *spawnConnection, *admitConnection, *detachSession, *presenceQuery, *presenceGone:
 		return true
 	}
 	return false

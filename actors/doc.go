@@ -45,6 +45,14 @@
 //   - The sequencer: with recovery on, a room's fan-out (and a recovery's
 //     CONNECT answer, replay and unmuting) runs under history.mu, the one
 //     lock on the broadcast path, never held across a blocking call.
+//   - Presence (presence.go, presence_room.go): a connection → gateway →
+//     workspace/users → room: presenceQuery, answered by the room straight
+//     to the asker's queue (or reply channel); a detached session, at
+//     Stopped → gateway → room: presenceGone. A connection ending
+//     recoverably marks its sid in deps.detached before its rooms hear of
+//     it, so they keep it present. Clustered, rooms tell each other their
+//     per-user counts on the room's subject (Delivery events starting with
+//     NUL), and cluster → room: peerGone (deps.presenceRooms).
 //   - cluster (NATS goroutine) → room: *cluster.Delivery, by Send only; the
 //     room fans it out and reports its count through Delivery.Reply. A room
 //     holds its cluster subscription from its first Started to Stopped.

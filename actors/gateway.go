@@ -68,6 +68,13 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 		} else if !g.workspaces.route(ctx, ws, m, false) {
 			noRoom(g.d, m)
 		}
+	case *presenceQuery, *presenceGone:
+		room := presenceRoom(m)
+		if ws, ok := roomWorkspace(room); !ok {
+			ctx.Send(g.users, m)
+		} else if !g.workspaces.route(ctx, ws, m, presenceSpawns(m)) {
+			noPresence(g.d, m)
+		}
 	case *messages.ChildIdle:
 		g.workspaces.idle(ctx, m)
 	case *supervision.InjectFault:

@@ -93,6 +93,7 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 		return nil, err
 	}
 	d.gateway, s.gateway = pid, pid
+	d.cluster.OnPeerGone(d.presenceOnPeerGone)
 	select {
 	case <-ready:
 	case <-time.After(askTimeout):
@@ -201,6 +202,32 @@ func (s *System) Publish(ctx context.Context, room, event string, data json.RawM
 		return messages.PublishResult{}, err
 	}
 	return messages.PublishResult{Recipients: local + remote, Partial: partial}, nil
+}
+
+// Presence answers who is present in room (docs/PROTOCOL.md "Presence"),
+// cluster-wide: the body of the presence ack. room must be valid
+// (security.ParseRoom).
+func (s *System) Presence(ctx context.Context, room string) (json.RawMessage, error) {
+	if s.d.shuttingDown.Load() {
+		return nil, ErrShuttingDown
+	}
+	reply := make(chan json.RawMessage, 1)
+	q := s.d.newPresenceQuery(room)
+	q.reply = reply
+	s.d.root.Send(s.gateway, q)
+	t := time.NewTimer(askTimeout)
+	defer t.Stop()
+	select {
+	case body := <-reply:
+		if body == nil {
+			return nil, ErrActorFailed
+		}
+		return body, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, ErrTimeout
+	}
 }
 
 // InjectFault arms a fault in the actor of kind named target and returns how

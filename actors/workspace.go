@@ -70,6 +70,11 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 			noRoom(w.d, m)
 		}
 		w.reportIdle(ctx) // an earlier report may have been stale
+	case *presenceQuery, *presenceGone:
+		if !w.rooms.route(ctx, presenceRoom(m), m, presenceSpawns(m)) {
+			noPresence(w.d, m)
+		}
+		w.reportIdle(ctx)
 	case *messages.ChildIdle:
 		w.rooms.idle(ctx, m)
 	case *supervision.InjectFault:
@@ -105,6 +110,10 @@ func (u *usersActor) Receive(ctx actor.Context) {
 	case *messages.Publish:
 		if !u.rooms.route(ctx, m.Room, m, false) {
 			noRoom(u.d, m)
+		}
+	case *presenceQuery, *presenceGone:
+		if !u.rooms.route(ctx, presenceRoom(m), m, presenceSpawns(m)) {
+			noPresence(u.d, m)
 		}
 	case *messages.ChildIdle:
 		u.rooms.idle(ctx, m)

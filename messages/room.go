@@ -15,6 +15,10 @@ type JoinRoom struct {
 	Conn  *actor.PID
 	Out   Outbox
 	AckID int64
+	// User and SID are the connection's user and session sid, its presence
+	// in the room (docs/PROTOCOL.md "Presence"); a recovery rejoins with the
+	// kept session's sid, so it is neither a leave nor a join.
+	User, SID string
 }
 
 // LeaveRoom asks a room to remove a connection (connection → room).

@@ -33,6 +33,13 @@ type Gateway interface {
 	Publish(ctx context.Context, room, event string, data json.RawMessage) (messages.PublishResult, error)
 }
 
+// PresenceGateway is a Gateway that answers GET /v1/presence (404 when
+// the gateway does not implement it).
+type PresenceGateway interface {
+	// Presence returns the body of the presence ack for a valid room.
+	Presence(ctx context.Context, room string) (json.RawMessage, error)
+}
+
 // Session receives what the read pump reads for one accepted client.
 type Session interface {
 	// Event hands over a client EVENT; it must not block.
@@ -139,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/socket.io/", s.serveSocketIO)
 	mux.HandleFunc("/v1/publish", s.servePublish)
+	mux.HandleFunc("/v1/presence", s.servePresence)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})

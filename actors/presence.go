@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 )
 
 // presenceSet is who is present in one room (docs/PROTOCOL.md "Presence"):
@@ -24,6 +25,7 @@ type presenceSet struct {
 type keptSession struct {
 	user  string
 	token any
+	since time.Time // when it was kept: a keep outliving its window is stale (keptBefore)
 }
 
 // total is user's sessions, everywhere.
@@ -74,7 +76,21 @@ func (p *presenceSet) keep(user, sid string, token any) {
 	if old, ok := p.kept[sid]; ok {
 		p.leave(old.user) // cannot happen with unique sids; never leak a count
 	}
-	p.kept[sid] = keptSession{user: user, token: token}
+	p.kept[sid] = keptSession{user: user, token: token, since: time.Now()}
+}
+
+// keptBefore lists the kept sessions kept before t, with their tokens: a
+// room drops those whose session never said it ended (the message lost with
+// an actor's failure, or the room missing from the session's list because
+// it ended before its join was confirmed), so no keep outlives its window
+// by much.
+func (p *presenceSet) keptBefore(t time.Time) (sids []string, tokens []any) {
+	for sid, k := range p.kept {
+		if k.since.Before(t) {
+			sids, tokens = append(sids, sid), append(tokens, k.token)
+		}
+	}
+	return sids, tokens
 }
 
 // drop ends a kept session (its window ran out, or it was recovered and is

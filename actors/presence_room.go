@@ -122,6 +122,7 @@ func (r *roomActor) presenceLeft(m member, ended bool) {
 	if ended && m.sid != "" {
 		if token, ok := r.deps.detached.Load(m.sid); ok {
 			r.presence.keep(m.user, m.sid, token)
+			r.armKeptSweep()
 			return
 		}
 	}
@@ -129,6 +130,35 @@ func (r *roomActor) presenceLeft(m member, ended bool) {
 		r.presenceEvent("presence_leave", m.user)
 	}
 	r.presenceTell(m.user)
+}
+
+// keptSweepMargin is how long past RECOVERY_WINDOW a kept session may stay
+// without word from its session before the room drops it by itself.
+const keptSweepMargin = 5 * time.Second
+
+// keptSweep comes from a room's own timer: drop the keeps past their window.
+type keptSweep struct{}
+
+// armKeptSweep arms the room's sweep of stale keeps, once.
+func (r *roomActor) armKeptSweep() {
+	if r.sweep != nil {
+		return
+	}
+	self, root := r.self, r.deps.root
+	r.sweep = time.AfterFunc(r.deps.cfg.RecoveryWindow+keptSweepMargin, func() { root.Send(self, &keptSweep{}) })
+}
+
+// onKeptSweep drops the keeps older than the window and its margin: their
+// session's word that it ended never came.
+func (r *roomActor) onKeptSweep(ctx actor.Context) {
+	r.sweep = nil
+	sids, tokens := r.presence.keptBefore(time.Now().Add(-r.deps.cfg.RecoveryWindow - keptSweepMargin))
+	for i := range sids {
+		r.onPresenceGone(ctx, &presenceGone{sid: sids[i], token: tokens[i]})
+	}
+	if r.presence.keptLen() > 0 {
+		r.armKeptSweep()
+	}
 }
 
 // onPresenceGone drops a kept session.

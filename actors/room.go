@@ -23,6 +23,10 @@ type roomState struct {
 	childTally
 	idleGen uint64 // invalidates an idle timer that was re-armed or cancelled
 	timer   *time.Timer
+	// self is the room's PID (the same across restarts), for its timers;
+	// sweep drops keeps whose session never said it ended (presence_room.go).
+	self  *actor.PID
+	sweep *time.Timer
 	// unsubscribe ends the room's cluster subscription; it is held from the
 	// first Started to Stopped, across restarts.
 	unsubscribe func()
@@ -58,6 +62,7 @@ func newRoomProps(d *deps, name string) *actor.Props {
 func (r *roomActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		r.self = ctx.Self()
 		if r.idle() {
 			r.armIdle(ctx)
 		}
@@ -69,6 +74,10 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped:
 		r.cancelIdle()
+		if r.sweep != nil {
+			r.sweep.Stop()
+			r.sweep = nil
+		}
 		if r.retained {
 			r.deps.history.release(r.name)
 			r.retained = false
@@ -98,6 +107,8 @@ func (r *roomActor) Receive(ctx actor.Context) {
 		r.maybeIdle(ctx)
 	case *presenceGone:
 		r.onPresenceGone(ctx, m)
+	case *keptSweep:
+		r.onKeptSweep(ctx)
 	case *peerGone:
 		r.onPeerGone(ctx, m)
 	case *presenceNodeExpired:

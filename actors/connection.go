@@ -42,7 +42,7 @@ type connectionActor struct {
 	state      connState
 	limiter    *actor.PID
 	rooms      map[string]*actor.PID // joined rooms by name
-	pending    []any // EventAllowed/EventRateLimited that came before the CONNECT was answered
+	pending    []any                 // EventAllowed/EventRateLimited that came before the CONNECT was answered
 	admitTimer *time.Timer
 
 	reason    messages.CloseReason
@@ -440,12 +440,13 @@ func (a *connectionActor) leaveRoom(ctx actor.Context, data json.RawMessage, ack
 	if _, err := security.ParseRoom(name); err != nil {
 		return err
 	}
-	pid, ok := a.rooms[name]
-	if !ok {
-		a.ack(ackID, joinedBody("left", name))
+	if pid, ok := a.rooms[name]; ok {
+		ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID})
 		return nil
 	}
-	ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID})
+	// Not joined, or its join is still on its way: the leave follows the
+	// join's path, so it reaches the room after the join.
+	ctx.Send(a.d.gateway, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID, Routed: true})
 	return nil
 }
 

@@ -29,6 +29,9 @@
 //   - connection → room, straight to a room it is in: LeaveRoom, and
 //     Publish with Direct set (a relay); a room with a member is not
 //     stopping idle, and its parent does not count what it did not route.
+//     A leave of a room it is not in yet (its join still on its way) goes
+//     the join's way (LeaveRoom with Routed set), so it reaches the room
+//     after the join; a parent with no such room answers RoomLeft itself.
 //   - room → connection: RoomJoined, RoomLeft. A room's broadcast frames do
 //     not go through the connection's mailbox: the room hands the frame,
 //     encoded once, straight to each member's outbound queue

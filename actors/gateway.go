@@ -62,6 +62,12 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 		} else {
 			ctx.Send(g.users, m)
 		}
+	case *messages.LeaveRoom:
+		if ws, ok := roomWorkspace(m.Room); !ok {
+			ctx.Send(g.users, m)
+		} else if !g.workspaces.route(ctx, ws, m, false) {
+			leftWithoutRoom(ctx, m)
+		}
 	case *messages.Publish:
 		if ws, ok := roomWorkspace(m.Room); !ok {
 			ctx.Send(g.users, m)
@@ -107,4 +113,10 @@ func roomWorkspace(room string) (string, bool) {
 		return "", false
 	}
 	return r.WorkspaceID, true
+}
+
+// leftWithoutRoom answers a routed leave of a room that has no actor: the
+// connection was not in it.
+func leftWithoutRoom(ctx actor.Context, m *messages.LeaveRoom) {
+	ctx.Send(m.Conn, &messages.RoomLeft{Room: m.Room, AckID: m.AckID})
 }

@@ -65,6 +65,11 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 		spawnNamed(ctx, newSessionProps(w.d, m.rec), supervision.PrefixSession+strconv.FormatUint(w.sessions, 10))
 	case *messages.JoinRoom:
 		w.rooms.route(ctx, m.Room, m, true)
+	case *messages.LeaveRoom:
+		if !w.rooms.route(ctx, m.Room, m, false) {
+			leftWithoutRoom(ctx, m)
+		}
+		w.reportIdle(ctx)
 	case *messages.Publish:
 		if !w.rooms.route(ctx, m.Room, m, false) {
 			noRoom(w.d, m)
@@ -107,6 +112,10 @@ func (u *usersActor) Receive(ctx actor.Context) {
 		u.rooms.terminated(ctx, m.Who)
 	case *messages.JoinRoom:
 		u.rooms.route(ctx, m.Room, m, true)
+	case *messages.LeaveRoom:
+		if !u.rooms.route(ctx, m.Room, m, false) {
+			leftWithoutRoom(ctx, m)
+		}
 	case *messages.Publish:
 		if !u.rooms.route(ctx, m.Room, m, false) {
 			noRoom(u.d, m)

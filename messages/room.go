@@ -21,8 +21,12 @@ type JoinRoom struct {
 	User, SID string
 }
 
-// LeaveRoom asks a room to remove a connection (connection → room).
+// LeaveRoom asks a room to remove a connection (connection → room, or
+// connection → gateway → parent → room when the connection's join of it is
+// still on its way: Routed is then set, and the ack comes from the parent
+// when the room is gone).
 type LeaveRoom struct {
+	Routed bool
 	Room  string
 	Conn  *actor.PID
 	AckID int64

@@ -48,7 +48,9 @@ func newLazyChildren(prefix string, props func(raw string) *actor.Props) *lazyCh
 }
 
 // route sends msg to the child serving raw. When the child does not exist it is spawned
-// if create is set; otherwise route reports false and sends nothing.
+// if create is set; otherwise route reports false and sends nothing. A child
+// stopping idle hands msg to its successor: one spawned for it with create,
+// or, without create, one already on its way (else route reports false).
 func (l *lazyChildren) route(ctx actor.Context, raw string, msg any, create bool) bool {
 	name := supervision.ChildName(l.prefix, raw)
 	c := l.byName[name]
@@ -60,7 +62,8 @@ func (l *lazyChildren) route(ctx actor.Context, raw string, msg any, create bool
 		l.start(ctx, c)
 	}
 	if c.stopping {
-		if !create {
+		// Without create, only a successor already on its way takes it.
+		if !create && len(c.pending) == 0 {
 			return false
 		}
 		c.pending = append(c.pending, msg)

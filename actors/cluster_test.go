@@ -21,6 +21,7 @@ func startNode(t *testing.T, id string, routes ...string) *harness {
 			Listen: "127.0.0.1:0", ClusterListen: "127.0.0.1:0", Routes: routes, NodeID: id,
 			HeartbeatInterval: clusterHeartbeat, RecipientsWait: 2 * time.Second,
 		}
+		o.actors.RecoveryWindow = time.Second // a gone node's users leave within a test
 	})
 }
 

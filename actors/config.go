@@ -15,6 +15,7 @@ const (
 	DefaultActionWebhookTimeout = 5 * time.Second
 	DefaultRecoveryWindow       = 2 * time.Minute
 	DefaultRecoveryMaxMessages  = 1000
+	DefaultPresenceMaxUsers     = 1000
 )
 
 // Config is the actor tree's configuration. The zero value of each field
@@ -49,6 +50,9 @@ type Config struct {
 	// RecoveryMaxMessages is the most broadcasts kept per room. Zero means
 	// 1000.
 	RecoveryMaxMessages int
+	// PresenceMaxUsers is the most users a presence answer lists
+	// (docs/PROTOCOL.md "Presence"). Zero means 1000.
+	PresenceMaxUsers int
 	// Console lets the actors answer System.Snapshot (the operator
 	// console); off, they carry no snapshot middleware at all.
 	Console bool
@@ -72,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RecoveryWindow == 0 {
 		c.RecoveryWindow = DefaultRecoveryWindow
+	}
+	if c.PresenceMaxUsers <= 0 {
+		c.PresenceMaxUsers = DefaultPresenceMaxUsers
 	}
 	if c.RecoveryMaxMessages <= 0 {
 		c.RecoveryMaxMessages = DefaultRecoveryMaxMessages

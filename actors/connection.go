@@ -38,11 +38,12 @@ type connectionActor struct {
 	d          *deps
 	conn       messages.Client
 	claims     *security.Claims
+	inbox      *inbox       // what the read side handed over and this actor has not taken
 	log        *slog.Logger // built on first use: most connections never log
 	state      connState
 	limiter    *actor.PID
 	rooms      map[string]*actor.PID // joined rooms by name
-	pending    []*messages.ClientEvent
+	pending    []any                 // EventAllowed/EventRateLimited that came before the CONNECT was answered
 	admitTimer *time.Timer
 
 	reason    messages.CloseReason
@@ -112,15 +113,27 @@ type tokenVerified struct {
 	ackID  int64
 }
 
-func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, resume messages.Resume) *actor.Props {
-	return d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
-		a := &connectionActor{d: d, conn: c, claims: claims, rooms: map[string]*actor.PID{}, sid: c.SID()}
+func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, resume messages.Resume, in *inbox) *actor.Props {
+	props := d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
+		a := &connectionActor{d: d, conn: c, claims: claims, inbox: in, rooms: map[string]*actor.PID{}, sid: c.SID()}
 		if d.history != nil {
 			a.resume = resume
 			a.joinedAt = map[string]uint64{}
 		}
 		return a
 	}, actor.WithSupervisor(supervision.Strategy()))
+	// The rate limiter is first on the inbound path (the transport hands
+	// events to it), so it must exist before the spawn returns: it is
+	// spawned at init, not at Started.
+	sid := c.SID()
+	return props.Configure(actor.WithOnInit(func(ctx actor.Context) {
+		spawnNamed(ctx, newRateLimiterProps(d, sid), supervision.NameRateLimiter)
+	}))
+}
+
+// limiterPID is the PID of the rate limiter of the connection conn.
+func limiterPID(conn *actor.PID) *actor.PID {
+	return actor.NewPID(conn.Address, conn.Id+"/"+supervision.NameRateLimiter)
 }
 
 func (a *connectionActor) Receive(ctx actor.Context) {
@@ -172,14 +185,12 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 		}
 	case *messages.ConnectionRefused:
 		a.onRefused(ctx, m)
-	case *messages.ClientEvent:
-		a.onClientEvent(ctx, m)
 	case *messages.EventAllowed:
-		a.onEvent(ctx, m.Event)
+		a.inbox.took(m.Event)
+		a.onLimited(ctx, m)
 	case *messages.EventRateLimited:
-		a.d.metrics.clientEvents.WithLabelValues(eventLabel(m.Event.Event), "rate_limited").Inc()
-		a.securityEvent(security.EventRateLimitExceeded, "event "+eventLabel(m.Event.Event), "")
-		a.fail(m.Event.AckID, messages.NewError(messages.CodeRateLimited))
+		a.inbox.took(m.Event)
+		a.onLimited(ctx, m)
 	case *messages.RoomJoined:
 		a.onRoomJoined(ctx, m)
 	case *messages.RoomLeft:
@@ -217,7 +228,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 }
 
 func (a *connectionActor) onStarted(ctx actor.Context) {
-	a.limiter = spawnNamed(ctx, newRateLimiterProps(a.d, a.conn.SID()), supervision.NameRateLimiter)
+	a.limiter = limiterPID(ctx.Self()) // spawned at init
 	a.d.conns.Store(a.conn.SID(), ctx.Self())
 	a.askAdmission(ctx)
 }
@@ -301,7 +312,7 @@ func (a *connectionActor) acceptFresh(ctx actor.Context) {
 	// Sent after the CONNECT answer but through the same mailboxes as any
 	// later publish, so a publish the client could have caused is ordered
 	// after this join.
-	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: security.UserRoom(a.claims.Subject), Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck})
+	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: security.UserRoom(a.claims.Subject), Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck, User: a.claims.Subject, SID: a.sid})
 	a.activate(ctx)
 }
 
@@ -309,10 +320,11 @@ func (a *connectionActor) acceptFresh(ctx actor.Context) {
 func (a *connectionActor) activate(ctx actor.Context) {
 	a.state = connActive
 	a.armTokenTimers(ctx)
-	for _, ev := range a.pending {
-		ctx.Send(a.limiter, ev)
-	}
+	pending := a.pending
 	a.pending = nil
+	for _, m := range pending {
+		a.onLimited(ctx, m)
+	}
 }
 
 func (a *connectionActor) onRefused(ctx actor.Context, m *messages.ConnectionRefused) {
@@ -326,17 +338,27 @@ func (a *connectionActor) onRefused(ctx actor.Context, m *messages.ConnectionRef
 	ctx.Stop(ctx.Self())
 }
 
-func (a *connectionActor) onClientEvent(ctx actor.Context, ev *messages.ClientEvent) {
+// onLimited takes a client event back from the rate limiter, which the
+// transport handed it first: answered now, or kept in order until the
+// CONNECT is answered.
+func (a *connectionActor) onLimited(ctx actor.Context, m any) {
 	switch a.state {
 	case connActive:
-		ctx.Send(a.limiter, ev)
+		switch m := m.(type) {
+		case *messages.EventAllowed:
+			a.onEvent(ctx, m.Event)
+		case *messages.EventRateLimited:
+			a.d.metrics.clientEvents.WithLabelValues(eventLabel(m.Event.Event), "rate_limited").Inc()
+			a.securityEvent(security.EventRateLimitExceeded, "event "+eventLabel(m.Event.Event), "")
+			a.fail(m.Event.AckID, messages.NewError(messages.CodeRateLimited))
+		}
 	case connPending, connResuming:
 		if len(a.pending) >= maxPendingEvents {
 			a.securityEvent(security.EventMalformedPacket, "too many events before CONNECT was answered", "")
 			a.end(ctx, messages.CloseMalformed)
 			return
 		}
-		a.pending = append(a.pending, ev)
+		a.pending = append(a.pending, m)
 	}
 }
 
@@ -361,6 +383,8 @@ func (a *connectionActor) onEvent(ctx actor.Context, ev *messages.ClientEvent) {
 		err = a.tokenRefresh(ctx, data, ev.AckID)
 	case "state_sync":
 		err = a.stateSync(ctx, data, ev.AckID)
+	case "presence":
+		err = a.presence(ctx, data, ev.AckID)
 	default:
 		err = messages.NewError(messages.CodeUnknownEvent)
 	}
@@ -393,7 +417,7 @@ func (a *connectionActor) joinRoom(ctx actor.Context, data json.RawMessage, ackI
 		a.ack(ackID, joinedBody("joined", name))
 		return nil
 	}
-	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: name, Conn: ctx.Self(), Out: a.conn, AckID: ackID})
+	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: name, Conn: ctx.Self(), Out: a.conn, AckID: ackID, User: a.claims.Subject, SID: a.sid})
 	return nil
 }
 
@@ -429,12 +453,13 @@ func (a *connectionActor) leaveRoom(ctx actor.Context, data json.RawMessage, ack
 	if _, err := security.ParseRoom(name); err != nil {
 		return err
 	}
-	pid, ok := a.rooms[name]
-	if !ok {
-		a.ack(ackID, joinedBody("left", name))
+	if pid, ok := a.rooms[name]; ok {
+		ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID})
 		return nil
 	}
-	ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID})
+	// Not joined, or its join is still on its way: the leave follows the
+	// join's path, so it reaches the room after the join.
+	ctx.Send(a.d.gateway, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID, Routed: true})
 	return nil
 }
 
@@ -608,7 +633,15 @@ func (a *connectionActor) relay(ctx actor.Context, room, event string, data json
 		off = a.d.appendOffset(actx, room, event, data, a.sid)
 		cancel()
 	}
-	ctx.Send(a.d.gateway, &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self(), ExceptSID: a.sid, Offset: off})
+	pub := &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self(), ExceptSID: a.sid, Offset: off}
+	if pid, ok := a.rooms[room]; ok {
+		// A member goes straight to the room it knows: a room with a member
+		// is not stopping idle, so its parent need not route this.
+		pub.Direct = true
+		ctx.Send(pid, pub)
+	} else {
+		ctx.Send(a.d.gateway, pub)
+	}
 	if err := a.d.cluster.BroadcastAt(room, event, data, off); err != nil {
 		a.logger().Warn("cluster relay failed; delivered on this node only", "room", room, "err", err)
 	}

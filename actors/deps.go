@@ -41,6 +41,14 @@ type deps struct {
 	// mirror writes the sessions to the cluster's bucket (clustered.go);
 	// nil when recovery is off or the node is single.
 	mirror *mirror
+	// detached maps the sid of a session being kept for recovery to its
+	// record, from the moment its connection detaches it (before its rooms
+	// hear the connection ended) until the session stops: a room keeps
+	// such a member present (presence.go).
+	detached sync.Map
+	// presenceRooms maps a clustered room's name to its PID, to tell it a
+	// node is gone (presence_room.go).
+	presenceRooms sync.Map
 	// templates holds one Props per actor kind spawned per connection or
 	// room (see props).
 	templatesMu sync.Mutex
@@ -136,6 +144,8 @@ func answerOnFailure(next actor.ReceiverFunc) actor.ReceiverFunc {
 					}
 				case *spawnConnection:
 					m.Reply <- nil
+				case *presenceQuery:
+					m.answer(nil)
 				}
 				panic(r)
 			}
@@ -164,8 +174,12 @@ func countRouted(next actor.ReceiverFunc) actor.ReceiverFunc {
 
 // isRouted reports the messages a parent routes to a lazily spawned child.
 func isRouted(msg any) bool {
-	switch msg.(type) {
-	case *messages.JoinRoom, *messages.Publish, *spawnConnection, *admitConnection, *detachSession:
+	switch m := msg.(type) {
+	case *messages.Publish:
+		return !m.Direct // a member's relay goes straight to its room
+	case *messages.LeaveRoom:
+		return m.Routed // a member's leave goes straight to its room
+	case *messages.JoinRoom, *spawnConnection, *admitConnection, *detachSession, *presenceQuery, *presenceGone:
 		return true
 	}
 	return false

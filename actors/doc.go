@@ -20,10 +20,18 @@
 //   - workspace/users → rooms: JoinRoom, Publish. A parent alone routes to its
 //     lazily spawned children, which is what makes their idle stop safe
 //     (lazyChildren).
-//   - connection → its limiter → connection: every client event, as
-//     EventAllowed or EventRateLimited. No request/response.
-//   - connection → gateway: admitConnection, JoinRoom, Publish (state_sync,
-//     dashboard_action). connection → room: LeaveRoom.
+//   - transport → limiter → connection: every client event. The transport
+//     hands it to the connection's rate limiter (spawned at the
+//     connection's init, so it exists once the spawn returns), which passes
+//     it on as EventAllowed or EventRateLimited. No request/response.
+//   - connection → gateway: admitConnection, JoinRoom (a room it is not in
+//     yet), Publish (state_sync, dashboard_action to a room it is not in).
+//   - connection → room, straight to a room it is in: LeaveRoom, and
+//     Publish with Direct set (a relay); a room with a member is not
+//     stopping idle, and its parent does not count what it did not route.
+//     A leave of a room it is not in yet (its join still on its way) goes
+//     the join's way (LeaveRoom with Routed set), so it reaches the room
+//     after the join; a parent with no such room answers RoomLeft itself.
 //   - room → connection: RoomJoined, RoomLeft. A room's broadcast frames do
 //     not go through the connection's mailbox: the room hands the frame,
 //     encoded once, straight to each member's outbound queue
@@ -40,6 +48,14 @@
 //   - The sequencer: with recovery on, a room's fan-out (and a recovery's
 //     CONNECT answer, replay and unmuting) runs under history.mu, the one
 //     lock on the broadcast path, never held across a blocking call.
+//   - Presence (presence.go, presence_room.go): a connection → gateway →
+//     workspace/users → room: presenceQuery, answered by the room straight
+//     to the asker's queue (or reply channel); a detached session, at
+//     Stopped → gateway → room: presenceGone. A connection ending
+//     recoverably marks its sid in deps.detached before its rooms hear of
+//     it, so they keep it present. Clustered, rooms tell each other their
+//     per-user counts on the room's subject (Delivery events starting with
+//     NUL), and cluster → room: peerGone (deps.presenceRooms).
 //   - cluster (NATS goroutine) → room: *cluster.Delivery, by Send only; the
 //     room fans it out and reports its count through Delivery.Reply. A room
 //     holds its cluster subscription from its first Started to Stopped.

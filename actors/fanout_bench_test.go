@@ -51,8 +51,15 @@ func benchDeps(b *testing.B) (*deps, *actor.ActorSystem) {
 // benchFanout measures one broadcast from a room to n members, from the
 // Publish until every member's queue holds the frame.
 func benchFanout(b *testing.B, n int, viaMailbox bool, recovery ...bool) {
+	benchFanoutWith(b, n, viaMailbox, len(recovery) > 0 && recovery[0], false)
+}
+
+// benchFanoutWith: with presence, every member is a distinct user with its
+// own sid, so the room's presence set holds n users (and each join told the
+// members before it: presence_join, during the setup only).
+func benchFanoutWith(b *testing.B, n int, viaMailbox, recovery, presence bool) {
 	d, sys := benchDeps(b)
-	if len(recovery) > 0 && recovery[0] {
+	if recovery {
 		// Recovery on: the sequencer lock, the offset and the history ring.
 		d.history = newHistory(d.cfg.RecoveryMaxMessages, d.cfg.RecoveryWindow)
 	}
@@ -67,7 +74,11 @@ func benchFanout(b *testing.B, n int, viaMailbox bool, recovery ...bool) {
 		if viaMailbox {
 			sink = mailboxOutbox{root: sys.Root, pid: pid}
 		}
-		sys.Root.Send(room, &messages.JoinRoom{Room: "workspace:w:dashboard", Conn: pid, Out: sink, AckID: socketio.NoAck})
+		join := &messages.JoinRoom{Room: "workspace:w:dashboard", Conn: pid, Out: sink, AckID: socketio.NoAck}
+		if presence {
+			join.User, join.SID = "user-"+strconv.Itoa(i), "sid-"+strconv.Itoa(i)
+		}
+		sys.Root.Send(room, join)
 	}
 	for i := 0; i < n; i++ {
 		<-joined
@@ -123,3 +134,12 @@ func BenchmarkFanout_10k_ViaMailbox(b *testing.B)  { benchFanout(b, 10000, true)
 // With recovery on (history.go): compare with the DirectQueue variants.
 func BenchmarkFanout_1k_DirectQueue_Recovery(b *testing.B)  { benchFanout(b, 1000, false, true) }
 func BenchmarkFanout_10k_DirectQueue_Recovery(b *testing.B) { benchFanout(b, 10000, false, true) }
+
+// With presence (presence.go): 1,000 users present in the room; compare
+// with BenchmarkFanout_1k_DirectQueue. A broadcast does not touch presence.
+func BenchmarkFanout_1k_DirectQueue_Presence(b *testing.B) {
+	benchFanoutWith(b, 1000, false, false, true)
+}
+func BenchmarkFanout_1k_DirectQueue_Recovery_Presence(b *testing.B) {
+	benchFanoutWith(b, 1000, false, true, true)
+}

@@ -42,7 +42,14 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 			g.ready = nil
 		}
 	case *actor.Terminated:
-		g.workspaces.terminated(ctx, m.Who)
+		if ws, ok := g.workspaces.terminated(ctx, m.Who); ok {
+			// Every connection of the workspace has ended (a workspace
+			// stops after its children), so its gauge reads 0: drop the
+			// series, or one stays per workspace ever seen. A successor
+			// spawned just now admits no connection before this returns
+			// (admission passes through this actor).
+			g.d.metrics.connectionsActive.DeleteLabelValues(ws)
+		}
 	case *spawnConnection:
 		g.workspaces.route(ctx, m.Claims.WorkspaceID, m, true)
 	case *detachSession:
@@ -55,11 +62,24 @@ func (g *gatewayActor) Receive(ctx actor.Context) {
 		} else {
 			ctx.Send(g.users, m)
 		}
+	case *messages.LeaveRoom:
+		if ws, ok := roomWorkspace(m.Room); !ok {
+			ctx.Send(g.users, m)
+		} else if !g.workspaces.route(ctx, ws, m, false) {
+			leftWithoutRoom(ctx, m)
+		}
 	case *messages.Publish:
 		if ws, ok := roomWorkspace(m.Room); !ok {
 			ctx.Send(g.users, m)
 		} else if !g.workspaces.route(ctx, ws, m, false) {
 			noRoom(g.d, m)
+		}
+	case *presenceQuery, *presenceGone:
+		room := presenceRoom(m)
+		if ws, ok := roomWorkspace(room); !ok {
+			ctx.Send(g.users, m)
+		} else if !g.workspaces.route(ctx, ws, m, presenceSpawns(m)) {
+			noPresence(g.d, m)
 		}
 	case *messages.ChildIdle:
 		g.workspaces.idle(ctx, m)
@@ -93,4 +113,10 @@ func roomWorkspace(room string) (string, bool) {
 		return "", false
 	}
 	return r.WorkspaceID, true
+}
+
+// leftWithoutRoom answers a routed leave of a room that has no actor: the
+// connection was not in it.
+func leftWithoutRoom(ctx actor.Context, m *messages.LeaveRoom) {
+	ctx.Send(m.Conn, &messages.RoomLeft{Room: m.Room, AckID: m.AckID})
 }

@@ -622,3 +622,26 @@ func TestWebSocketOutlivesTheHTTPReadTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A leave sent right behind its join (no wait for the join's ack) leaves:
+// it follows the join's path, so the room sees the join first.
+func TestLeaveRightAfterJoinLeaves(t *testing.T) {
+	h := newHarness(t)
+	c := h.dial(token(t, "alice", "w1"))
+	for i := range 20 {
+		room := "workspace:w1:dashboard"
+		if i%2 == 1 {
+			room = "workspace:w1:approvals"
+		}
+		join := c.emit("join_room", map[string]any{"room": room}, true)
+		leave := c.emit("leave_room", map[string]any{"room": room}, true)
+		for _, want := range []int64{join, leave} {
+			if p := c.next(); p.Type != socketio.Ack || p.AckID != want {
+				t.Fatalf("round %d: %+v %s, want the ack of %d", i, p, p.Args, want)
+			}
+		}
+		if n := h.mustPublish(room, "after.leave", nil); n != 0 {
+			t.Fatalf("round %d: %d recipients after the leave, want 0", i, n)
+		}
+	}
+}

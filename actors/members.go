@@ -8,8 +8,9 @@ import (
 
 // member is one connection in a room: its PID (watched) and its queue.
 type member struct {
-	pid *actor.PID
-	out messages.Outbox
+	pid       *actor.PID
+	out       messages.Outbox
+	user, sid string // its presence (presence.go)
 }
 
 // memberSet is a room's membership: a slice, which the fan-out loop walks,
@@ -42,6 +43,14 @@ func (s *memberSet) find(id string) int {
 }
 
 func (s *memberSet) has(id string) bool { return s.find(id) >= 0 }
+
+// get returns the member with connection id.
+func (s *memberSet) get(id string) (member, bool) {
+	if i := s.find(id); i >= 0 {
+		return s.list[i], true
+	}
+	return member{}, false
+}
 
 // add adds m unless its connection is already a member; it reports whether
 // it did.

@@ -14,12 +14,13 @@ type metrics struct {
 	clientEvents      *prometheus.CounterVec
 	recoveries        *prometheus.CounterVec
 	sessionsKept      prometheus.Gauge
+	presenceEvents    *prometheus.CounterVec
 	publishFanout     prometheus.Histogram
 }
 
 // knownEvents bounds the event label of ws_client_events_total.
 var knownEvents = map[string]bool{
-	"join_room": true, "leave_room": true, "dashboard_action": true, "token_refresh": true, "state_sync": true,
+	"join_room": true, "leave_room": true, "dashboard_action": true, "token_refresh": true, "state_sync": true, "presence": true,
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -48,6 +49,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sessionsKept: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ws_sessions_kept", Help: "Detached sessions kept for recovery (RECOVERY_WINDOW).",
 		}),
+		presenceEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ws_presence_events_total", Help: "presence_join and presence_leave events raised by rooms (each sent to the room's other members).",
+		}, []string{"event"}),
 		publishFanout: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ws_publish_fanout_seconds",
 			Help: "Time from a publish entering the gateway (publish API, console) to its room's fan-out on this node ending: every member's queue took the frame.",
@@ -58,8 +62,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range recoveryResults {
 		m.recoveries.WithLabelValues(r)
 	}
+	m.presenceEvents.WithLabelValues("presence_join")
+	m.presenceEvents.WithLabelValues("presence_leave")
 	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents,
-		m.recoveries, m.sessionsKept, m.publishFanout)
+		m.recoveries, m.sessionsKept, m.publishFanout, m.presenceEvents)
 	return m
 }
 

@@ -104,7 +104,7 @@ func (a *connectionActor) rejoin(ctx actor.Context, rec *sessionRecord) {
 	}
 	r.waiting = len(r.gates)
 	for name, gate := range r.gates {
-		ctx.Send(a.d.gateway, &messages.JoinRoom{Room: name, Conn: ctx.Self(), Out: gate, AckID: socketio.NoAck})
+		ctx.Send(a.d.gateway, &messages.JoinRoom{Room: name, Conn: ctx.Self(), Out: gate, AckID: socketio.NoAck, User: a.claims.Subject, SID: rec.sid})
 	}
 }
 
@@ -220,7 +220,7 @@ func (a *connectionActor) openUserRoomLocked(ctx actor.Context, r *recoveryState
 		return
 	}
 	delete(a.joinedAt, user)
-	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: user, Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck})
+	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: user, Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck, User: a.claims.Subject, SID: a.sid})
 }
 
 // leaveAllBut leaves every joined room but keep, and forgets the join
@@ -268,5 +268,6 @@ func (a *connectionActor) detach(reason messages.CloseReason) {
 		rec.rooms[name] = a.joinedAt[name]
 	}
 	a.d.history.retain(rec.roomNames()...)
+	a.d.detached.Store(rec.sid, rec) // before the rooms hear it ended: they keep it present
 	a.d.root.Send(a.d.gateway, &detachSession{rec: rec})
 }

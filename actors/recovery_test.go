@@ -439,8 +439,9 @@ func TestDrainClosesEveryClientPacedWithoutDisconnect(t *testing.T) {
 }
 
 // TestRecoveryOutlivesTheRoomsIdleStop: a room whose only member is away
-// stops after ROOM_IDLE_TIMEOUT; what is published to it meanwhile is still
-// kept for the member's recovery (never a silent gap).
+// is not idle (the kept session is present in it, docs/PROTOCOL.md
+// "Presence"); what is published to it meanwhile is kept for the member's
+// recovery (never a silent gap), however short ROOM_IDLE_TIMEOUT is.
 func TestRecoveryOutlivesTheRoomsIdleStop(t *testing.T) {
 	h := newHarness(t, func(o *options) { o.actors.RoomIdleTimeout = 10 * time.Millisecond })
 	const room = "workspace:w:approvals"
@@ -451,7 +452,6 @@ func TestRecoveryOutlivesTheRoomsIdleStop(t *testing.T) {
 	b := c.expectBroadcast("n")
 	c.breakTransport()
 	h.kept(1)
-	h.eventually("rooms stopped", func() bool { return h.metric("ws_rooms_active") == 0 })
 	if n := h.mustPublish(room, "n", 2); n != 0 {
 		t.Fatalf("recipients %d", n)
 	}

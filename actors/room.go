@@ -23,12 +23,23 @@ type roomState struct {
 	childTally
 	idleGen uint64 // invalidates an idle timer that was re-armed or cancelled
 	timer   *time.Timer
+	// self is the room's PID (the same across restarts), for its timers;
+	// sweep drops keeps whose session never said it ended (presence_room.go).
+	self  *actor.PID
+	sweep *time.Timer
 	// unsubscribe ends the room's cluster subscription; it is held from the
 	// first Started to Stopped, across restarts.
 	unsubscribe func()
 	// retained is set while the room holds its recovery history ring, from
 	// the first Started to Stopped (recovery on).
 	retained bool
+
+	// presence is who is present (presence.go); sync, dying and syncGen
+	// are its clustered parts (presence_room.go).
+	presence presenceSet
+	sync     *presenceSync
+	dying    map[string]uint64 // gone node → the gen of its expiry timer
+	syncGen  uint64
 }
 
 // roomActor fans out broadcasts to the connections that joined it. It
@@ -51,39 +62,63 @@ func newRoomProps(d *deps, name string) *actor.Props {
 func (r *roomActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		if r.members.len() == 0 {
+		r.self = ctx.Self()
+		if r.idle() {
 			r.armIdle(ctx)
 		}
 		r.subscribe(ctx)
+		r.presenceStarted(ctx)
 		if r.deps.history != nil && !r.retained {
 			r.deps.history.retain(r.name)
 			r.retained = true
 		}
 	case *actor.Stopped:
 		r.cancelIdle()
+		if r.sweep != nil {
+			r.sweep.Stop()
+			r.sweep = nil
+		}
 		if r.retained {
 			r.deps.history.release(r.name)
 			r.retained = false
 		}
 		if r.unsubscribe != nil {
+			r.deps.presenceRooms.CompareAndDelete(r.name, ctx.Self())
 			r.unsubscribe()
 			r.unsubscribe = nil
 		}
 	case *actor.Terminated:
-		r.remove(ctx, m.Who)
+		r.remove(ctx, m.Who, true)
 	case *messages.JoinRoom:
 		r.onJoin(ctx, m)
 	case *messages.LeaveRoom:
 		r.onLeave(ctx, m)
 	case *messages.Publish:
 		r.onPublish(m)
-		if r.members.len() == 0 && r.timer == nil {
-			r.armIdle(ctx) // its last idle report may have been stale: report again
-		}
+		r.maybeIdle(ctx) // its last idle report may have been stale: report again
 	case *cluster.Delivery: // from another node; not routed by the parent
+		if len(m.Event) > 0 && m.Event[0] == 0 {
+			r.onPresenceDelivery(m)
+			return
+		}
 		m.Reply(r.fanOut(m.Event, m.Data, nil, "", m.Offset))
+	case *presenceQuery:
+		r.onPresenceQuery(m)
+		r.maybeIdle(ctx)
+	case *presenceGone:
+		r.onPresenceGone(ctx, m)
+	case *keptSweep:
+		r.onKeptSweep(ctx)
+	case *peerGone:
+		r.onPeerGone(ctx, m)
+	case *presenceNodeExpired:
+		r.onPresenceNodeExpired(m)
+	case *presenceSynced:
+		if r.sync != nil && r.sync.gen == m.gen {
+			r.synced()
+		}
 	case *roomIdleTimeout:
-		if m.gen == r.idleGen && r.members.len() == 0 {
+		if m.gen == r.idleGen && r.idle() {
 			r.timer = nil
 			ctx.Send(ctx.Parent(), &messages.ChildIdle{Name: r.childName, Handled: r.handled})
 		}
@@ -91,9 +126,11 @@ func (r *roomActor) Receive(ctx actor.Context) {
 }
 
 func (r *roomActor) onJoin(ctx actor.Context, m *messages.JoinRoom) {
-	if r.members.add(member{pid: m.Conn, out: m.Out}) {
+	mb := member{pid: m.Conn, out: m.Out, user: m.User, sid: m.SID}
+	if r.members.add(mb) {
 		ctx.Watch(m.Conn)
 		r.cancelIdle()
+		r.presenceJoined(mb)
 	}
 	joined := &messages.RoomJoined{Room: r.name, PID: ctx.Self(), AckID: m.AckID}
 	if r.deps.history != nil {
@@ -105,17 +142,29 @@ func (r *roomActor) onJoin(ctx actor.Context, m *messages.JoinRoom) {
 func (r *roomActor) onLeave(ctx actor.Context, m *messages.LeaveRoom) {
 	if r.members.has(m.Conn.Id) {
 		ctx.Unwatch(m.Conn)
-		r.remove(ctx, m.Conn)
+		r.remove(ctx, m.Conn, false)
 	}
 	ctx.Send(m.Conn, &messages.RoomLeft{Room: r.name, AckID: m.AckID})
 }
 
 // remove is idempotent: a member can leave and terminate, or terminate twice.
-func (r *roomActor) remove(ctx actor.Context, who *actor.PID) {
-	if !r.members.remove(who.Id) {
+// ended says the member's connection ended (rather than left the room).
+func (r *roomActor) remove(ctx actor.Context, who *actor.PID, ended bool) {
+	mb, ok := r.members.get(who.Id)
+	if !ok {
 		return
 	}
-	if r.members.len() == 0 {
+	r.members.remove(who.Id)
+	r.presenceLeft(mb, ended)
+	r.maybeIdle(ctx)
+}
+
+// idle reports whether the room holds nothing: no member, no kept session.
+func (r *roomActor) idle() bool { return r.members.len() == 0 && r.presence.keptLen() == 0 }
+
+// maybeIdle arms the idle timer of a room that holds nothing.
+func (r *roomActor) maybeIdle(ctx actor.Context) {
+	if r.idle() && r.timer == nil {
 		r.armIdle(ctx)
 	}
 }

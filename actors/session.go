@@ -106,6 +106,9 @@ func (s *sessionActor) Receive(ctx actor.Context) {
 		s.d.sessions.unregister(s.rec.pid, ctx.Self(), s.expired)
 		s.d.metrics.sessionsKept.Dec()
 		s.d.history.release(s.rec.roomNames()...)
+		if s.d.detached.CompareAndDelete(s.rec.sid, s.rec) {
+			s.d.presenceGoneRooms(s.rec) // expired, or recovered and done: no longer kept
+		}
 	case *sessionExpiry:
 		if s.taken == nil && !time.Now().Before(s.deadline) {
 			s.expired = true

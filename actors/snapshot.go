@@ -39,6 +39,8 @@ type ActorNode struct {
 	Restarts int              `json:"restarts"` // since the gateway started (supervision.Observer)
 	// Members: a room's members, an ip limiter's admitted connections.
 	Members int `json:"members,omitempty"`
+	// Present: a room's users present (docs/PROTOCOL.md "Presence").
+	Present int `json:"present,omitempty"`
 	// A connection's user, workspace, transport and joined rooms.
 	User      string `json:"user,omitempty"`
 	Workspace string `json:"workspace,omitempty"`
@@ -65,6 +67,7 @@ type RoomInfo struct {
 	Name      string `json:"name"`
 	Workspace string `json:"workspace,omitempty"` // empty for user rooms
 	Members   int    `json:"members"`
+	Present   int    `json:"present"` // users present, cluster-wide as this node knows it
 	Restarts  int    `json:"restarts"`
 }
 
@@ -195,7 +198,7 @@ func describe(ctx actor.ReceiverContext) *ActorNode {
 	}
 	switch a := ctx.Actor().(type) {
 	case *roomActor:
-		n.Name, n.Members = a.name, a.members.len()
+		n.Name, n.Members, n.Present = a.name, a.members.len(), a.presence.count()
 	case *ipLimiterActor:
 		n.Members = len(a.admitted)
 	case *connectionActor:
@@ -241,7 +244,7 @@ func assemble(nodes []*ActorNode, restarts map[string]int) *Snapshot {
 			if w, ok := roomWorkspace(n.Name); ok {
 				ws = w
 			}
-			snap.Rooms = append(snap.Rooms, RoomInfo{Name: n.Name, Workspace: ws, Members: n.Members, Restarts: n.Restarts})
+			snap.Rooms = append(snap.Rooms, RoomInfo{Name: n.Name, Workspace: ws, Members: n.Members, Present: n.Present, Restarts: n.Restarts})
 		}
 		if p := byID[n.parent]; p != nil {
 			p.Children = append(p.Children, n)

@@ -56,7 +56,7 @@ func TestSnapshotShowsTheTree(t *testing.T) {
 			dash = &snap.Rooms[i]
 		}
 	}
-	if dash == nil || dash.Members != 2 || dash.Workspace != "w" {
+	if dash == nil || dash.Members != 2 || dash.Present != 2 || dash.Workspace != "w" {
 		t.Fatalf("rooms %+v", snap.Rooms)
 	}
 	ws := find(snap.Tree, func(n *actors.ActorNode) bool { return n.Kind == supervision.KindWorkspace && n.Name == "w" })

@@ -96,6 +96,7 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 		return nil, err
 	}
 	d.gateway, s.gateway = pid, pid
+	d.cluster.OnPeerGone(d.presenceOnPeerGone)
 	select {
 	case <-ready:
 	case <-time.After(askTimeout):
@@ -144,11 +145,12 @@ func (s *System) Accept(c messages.Client, claims *security.Claims, resume messa
 			return nil
 		}
 		reply := make(chan *actor.PID, 1)
-		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Resume: resume, Reply: reply})
+		in := new(inbox)
+		s.d.root.Send(s.gateway, &spawnConnection{Conn: c, Claims: claims, Resume: resume, Inbox: in, Reply: reply})
 		select {
 		case pid := <-reply:
 			if pid != nil {
-				return &session{root: s.d.root, pid: pid}
+				return &session{root: s.d.root, pid: pid, limiter: limiterPID(pid), d: s.d, conn: c, claims: claims, inbox: in}
 			}
 			// An actor on the way failed on this very message.
 			if attempt < spawnRetries {
@@ -205,6 +207,32 @@ func (s *System) Publish(ctx context.Context, room, event string, data json.RawM
 		return messages.PublishResult{}, err
 	}
 	return messages.PublishResult{Recipients: local + remote, Partial: partial}, nil
+}
+
+// Presence answers who is present in room (docs/PROTOCOL.md "Presence"),
+// cluster-wide: the body of the presence ack. room must be valid
+// (security.ParseRoom).
+func (s *System) Presence(ctx context.Context, room string) (json.RawMessage, error) {
+	if s.d.shuttingDown.Load() {
+		return nil, ErrShuttingDown
+	}
+	reply := make(chan json.RawMessage, 1)
+	q := s.d.newPresenceQuery(room)
+	q.reply = reply
+	s.d.root.Send(s.gateway, q)
+	t := time.NewTimer(askTimeout)
+	defer t.Stop()
+	select {
+	case body := <-reply:
+		if body == nil {
+			return nil, ErrActorFailed
+		}
+		return body, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, ErrTimeout
+	}
 }
 
 // InjectFault arms a fault in the actor of kind named target and returns how
@@ -317,13 +345,28 @@ func await(ctx context.Context, reply <-chan int) (int, error) {
 	}
 }
 
-// session forwards what a connection's read pump reads to its actor.
+// session forwards what a connection's read pump reads to its actor, up to
+// the inbox's bound (inbox.go).
 type session struct {
-	root *actor.RootContext
-	pid  *actor.PID
+	root    *actor.RootContext
+	pid     *actor.PID
+	limiter *actor.PID // first on the inbound path: it passes admitted events to pid
+	d       *deps
+	conn    messages.Client
+	claims  *security.Claims
+	inbox   *inbox
 }
 
-func (s *session) Event(ev *messages.ClientEvent) { s.root.Send(s.pid, ev) }
+// Event hands ev to the connection's rate limiter, within the inbox's bound:
+// what the limiter and the connection have not taken yet counts.
+func (s *session) Event(ev *messages.ClientEvent) {
+	ok, overflow := s.inbox.put(ev)
+	if ok {
+		s.root.Send(s.limiter, ev)
+	} else if overflow {
+		s.dropFlood()
+	}
+}
 
 func (s *session) Closed(reason messages.CloseReason) {
 	s.root.Send(s.pid, &messages.SocketClosed{Reason: reason})

@@ -16,6 +16,7 @@ type spawnConnection struct {
 	Conn   messages.Client
 	Claims *security.Claims
 	Resume messages.Resume
+	Inbox  *inbox // counts the events handed to the connection and not yet taken
 	Reply  chan<- *actor.PID
 }
 
@@ -57,18 +58,28 @@ func (w *workspaceActor) Receive(ctx actor.Context) {
 		w.rooms.terminated(ctx, m.Who) // a room, or else a connection: either way, maybe idle now
 		w.reportIdle(ctx)
 	case *spawnConnection:
-		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims, m.Resume), supervision.PrefixConnection+m.Conn.SID())
+		m.Reply <- spawnNamed(ctx, newConnectionProps(w.d, m.Conn, m.Claims, m.Resume, m.Inbox), supervision.PrefixConnection+m.Conn.SID())
 	case *detachSession:
 		// A sibling of the connections, so the workspace lives while it does.
 		w.sessions++
 		spawnNamed(ctx, newSessionProps(w.d, m.rec), supervision.PrefixSession+strconv.FormatUint(w.sessions, 10))
 	case *messages.JoinRoom:
 		w.rooms.route(ctx, m.Room, m, true)
+	case *messages.LeaveRoom:
+		if !w.rooms.route(ctx, m.Room, m, false) {
+			leftWithoutRoom(ctx, m)
+		}
+		w.reportIdle(ctx)
 	case *messages.Publish:
 		if !w.rooms.route(ctx, m.Room, m, false) {
 			noRoom(w.d, m)
 		}
 		w.reportIdle(ctx) // an earlier report may have been stale
+	case *presenceQuery, *presenceGone:
+		if !w.rooms.route(ctx, presenceRoom(m), m, presenceSpawns(m)) {
+			noPresence(w.d, m)
+		}
+		w.reportIdle(ctx)
 	case *messages.ChildIdle:
 		w.rooms.idle(ctx, m)
 	case *supervision.InjectFault:
@@ -101,9 +112,17 @@ func (u *usersActor) Receive(ctx actor.Context) {
 		u.rooms.terminated(ctx, m.Who)
 	case *messages.JoinRoom:
 		u.rooms.route(ctx, m.Room, m, true)
+	case *messages.LeaveRoom:
+		if !u.rooms.route(ctx, m.Room, m, false) {
+			leftWithoutRoom(ctx, m)
+		}
 	case *messages.Publish:
 		if !u.rooms.route(ctx, m.Room, m, false) {
 			noRoom(u.d, m)
+		}
+	case *presenceQuery, *presenceGone:
+		if !u.rooms.route(ctx, presenceRoom(m), m, presenceSpawns(m)) {
+			noPresence(u.d, m)
 		}
 	case *messages.ChildIdle:
 		u.rooms.idle(ctx, m)

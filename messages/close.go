@@ -23,6 +23,7 @@ const (
 	CloseKicked                              // stopped by policy or an operator
 	CloseHandshakeTimeout                    // no CONNECT in time
 	CloseTransportClosed                     // the transport ended under the session: EOF, close frame, Engine.IO close (1), a failed write
+	CloseEventFlood                          // too many events waiting for the connection actor
 	closeReasonCount
 )
 
@@ -40,6 +41,7 @@ var closeReasonNames = [closeReasonCount]string{
 	CloseKicked:           "kicked",
 	CloseHandshakeTimeout: "handshake_timeout",
 	CloseTransportClosed:  "transport_closed",
+	CloseEventFlood:       "event_flood",
 }
 
 var closeReasonCodes = [closeReasonCount]int{
@@ -56,6 +58,7 @@ var closeReasonCodes = [closeReasonCount]int{
 	CloseKicked:           1008,
 	CloseHandshakeTimeout: 1002,
 	CloseTransportClosed:  1000,
+	CloseEventFlood:       1008, // policy violation
 }
 
 // String returns the reason's stable snake_case label.

@@ -15,13 +15,21 @@ type JoinRoom struct {
 	Conn  *actor.PID
 	Out   Outbox
 	AckID int64
+	// User and SID are the connection's user and session sid, its presence
+	// in the room (docs/PROTOCOL.md "Presence"); a recovery rejoins with the
+	// kept session's sid, so it is neither a leave nor a join.
+	User, SID string
 }
 
-// LeaveRoom asks a room to remove a connection (connection → room).
+// LeaveRoom asks a room to remove a connection (connection → room, or
+// connection → gateway → parent → room when the connection's join of it is
+// still on its way: Routed is then set, and the ack comes from the parent
+// when the room is gone).
 type LeaveRoom struct {
-	Room  string
-	Conn  *actor.PID
-	AckID int64
+	Routed bool
+	Room   string
+	Conn   *actor.PID
+	AckID  int64
 }
 
 // Publish asks a room to broadcast an event to its members (publish API or a
@@ -41,6 +49,9 @@ type Publish struct {
 	// Offset, when set, is the broadcast's recovery offset, given by the
 	// cluster's history stream; 0: the node's sequencer numbers it.
 	Offset uint64
+	// Direct is set when a member sends it straight to the room it is in,
+	// not routed by the room's parent (which counts what it routes).
+	Direct bool
 }
 
 // PublishResult answers a publish from outside the tree: how many members it

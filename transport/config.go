@@ -59,6 +59,10 @@ type Config struct {
 	// IdleTimeout closes a keep-alive connection idle for this long. Zero
 	// means 60s.
 	IdleTimeout time.Duration
+	// MaxPendingPerIP bounds the sessions one client IP may hold before
+	// their CONNECT is answered; past it a handshake or upgrade gets 429.
+	// cmd/gateway sets it to MAX_CONNECTIONS_PER_IP. Zero means no limit.
+	MaxPendingPerIP int
 	// MaxHeaderBytes bounds a request's headers (431 past it). Zero means 16 KiB.
 	MaxHeaderBytes int
 }

@@ -120,7 +120,7 @@ type limitedTCPConn struct {
 
 // Close implements net.Conn and frees the slot.
 func (c *limitedTCPConn) Close() error {
-	defer c.release()
+	c.release() // first: a client that saw the close may connect again at once
 	return c.TCPConn.Close()
 }
 
@@ -131,7 +131,7 @@ type limitedConn struct {
 
 // Close implements net.Conn and frees the slot.
 func (c *limitedConn) Close() error {
-	defer c.release()
+	c.release() // first: a client that saw the close may connect again at once
 	return c.Conn.Close()
 }
 

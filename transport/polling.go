@@ -41,6 +41,7 @@ var _ messages.Client = (*pollSession)(nil)
 // the OPEN packet.
 func (s *Server) newPollSession(ip, authHeader string) *pollSession {
 	p := &pollSession{socket: newSocket(s, ip, authHeader), wake: make(chan struct{}, 1)}
+	p.pendingHeld.Store(true) // admitPending counted it
 	p.eioSID = s.newEngineSID()
 	p.carrier, p.client = p, p
 	p.out = newOutbound(s.cfg.OutboundQueueBytes, p.signal)
@@ -125,6 +126,7 @@ func (p *pollSession) finish() {
 
 // forget removes the session from the server's table.
 func (p *pollSession) forget() {
+	p.releasePending()
 	p.srv.sessionsMu.Lock()
 	if p.srv.polls[p.eioSID] == p {
 		delete(p.srv.polls, p.eioSID)

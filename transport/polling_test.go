@@ -92,6 +92,7 @@ type pollHarness struct {
 	http   *httptest.Server
 	gw     *fakeGateway
 	client *http.Client
+	reg    *prometheus.Registry
 }
 
 func newPollHarness(t *testing.T, cfg Config) *pollHarness {
@@ -116,7 +117,7 @@ func newPollHarnessWith(t *testing.T, cfg Config, wrap func(security.Verifier) s
 		cfg.AllowedOrigins = []string{"http://app.example"}
 	}
 	srv := NewServer(cfg, Deps{Verifier: verifier, Gateway: gw, Events: security.NewEventLog(log, reg, 0, 0), Logger: log, Registry: reg})
-	h := &pollHarness{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), gw: gw,
+	h := &pollHarness{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), gw: gw, reg: reg,
 		client: &http.Client{Timeout: waitFor, Transport: &http.Transport{}}}
 	t.Cleanup(func() {
 		srv.CloseAll(messages.CloseServerShutdown)
@@ -705,6 +706,35 @@ func TestPollingUpgradeProbeRefused(t *testing.T) {
 	}
 	s.client.Enqueue([]byte(`42["to poll"]`))
 	if r := p.get(); r.body != `42["to poll"]` {
+		t.Fatalf("GET after a failed probe: %q", r.body)
+	}
+}
+
+// A probe answered 3probe that then fails (no 5) leaves the session polling
+// as before: its GETs wait again instead of being answered 6 at once, which
+// would make a client poll in a tight loop.
+func TestPollingFailedProbeLetsTheLongPollWaitAgain(t *testing.T) {
+	h := newPollHarness(t, quiet())
+	p := h.handshake()
+	s := p.connect()
+	ws, _, err := p.dialProbe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if got := readText(t, ws); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	_ = ws.WriteMessage(websocket.TextMessage, []byte(`42["not the upgrade"]`))
+	_ = ws.SetReadDeadline(time.Now().Add(waitFor))
+	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseProtocolError) {
+		t.Fatalf("failed probe: %v", err)
+	}
+	pending := p.getAsync()
+	p.waitPending() // it waits: not answered 6 at once
+	s.client.Enqueue([]byte(`42["after the failed probe"]`))
+	if r := <-pending; r.body != `42["after the failed probe"]` {
 		t.Fatalf("GET after a failed probe: %q", r.body)
 	}
 }

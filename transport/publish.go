@@ -8,22 +8,26 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hyvve/gateway/security"
 )
 
 // reservedEvents are names a socket.io-client treats specially or the
-// gateway itself sends; a publisher may not use them.
+// gateway itself sends (so a backend cannot fake them); a publisher may not
+// use them.
 var reservedEvents = map[string]bool{
 	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
 	"newListener": true, "removeListener": true, "error": true, "token_expiring": true,
 	"ping": true, "pong": true,
+	"presence_join": true, "presence_leave": true, "state_sync": true, "dashboard_action": true,
 }
 
 // ReservedEvent reports whether name is an event a publisher may not use
-// (the operator console's publish form checks it too).
-func ReservedEvent(name string) bool { return reservedEvents[name] }
+// (the operator console's publish form checks it too). Names starting with
+// a NUL byte are the gateway's own cluster messages.
+func ReservedEvent(name string) bool { return reservedEvents[name] || strings.HasPrefix(name, "\x00") }
 
 // publishRequest is the body of POST /v1/publish.
 type publishRequest struct {
@@ -93,7 +97,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) int {
 		writeError(w, http.StatusBadRequest, "event is required")
 		return http.StatusBadRequest
 	}
-	if reservedEvents[*req.Event] {
+	if ReservedEvent(*req.Event) {
 		writeError(w, http.StatusBadRequest, "event name "+strconv.Quote(*req.Event)+" is reserved")
 		return http.StatusBadRequest
 	}
@@ -112,4 +116,42 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) int {
 	}
 	writeJSON(w, http.StatusOK, answer)
 	return http.StatusOK
+}
+
+// servePresence is GET /v1/presence?room=…: the body of the presence ack
+// (docs/PROTOCOL.md "Presence"), with the publish API's key and rules.
+func (s *Server) servePresence(w http.ResponseWriter, r *http.Request) {
+	pg, ok := s.gateway.(PresenceGateway)
+	if s.cfg.PublishAPIKey == "" || !ok {
+		writeError(w, http.StatusNotFound, "presence API is disabled: set PUBLISH_API_KEY")
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, http.StatusMethodNotAllowed, "use GET")
+		return
+	}
+	key := bearerToken(r.Header.Get("Authorization"))
+	if subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.PublishAPIKey)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="publish"`)
+		writeError(w, http.StatusUnauthorized, "missing or wrong API key")
+		return
+	}
+	rooms, ok := r.URL.Query()["room"]
+	if !ok || len(rooms) != 1 {
+		writeError(w, http.StatusBadRequest, "one room query parameter is required")
+		return
+	}
+	if _, err := security.ParseRoom(rooms[0]); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid room")
+		return
+	}
+	body, err := pg.Presence(r.Context(), rooms[0])
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }

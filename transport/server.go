@@ -33,6 +33,13 @@ type Gateway interface {
 	Publish(ctx context.Context, room, event string, data json.RawMessage) (messages.PublishResult, error)
 }
 
+// PresenceGateway is a Gateway that answers GET /v1/presence (404 when
+// the gateway does not implement it).
+type PresenceGateway interface {
+	// Presence returns the body of the presence ack for a valid room.
+	Presence(ctx context.Context, room string) (json.RawMessage, error)
+}
+
 // Session receives what the read pump reads for one accepted client.
 type Session interface {
 	// Event hands over a client EVENT; it must not block.
@@ -61,6 +68,7 @@ type Server struct {
 	sessionsMu sync.Mutex
 	live       map[*Conn]struct{}      // WebSockets, for closing those no actor owns at shutdown
 	polls      map[string]*pollSession // polling sessions (upgraded ones until they end) by Engine.IO sid
+	pending    *pendingIPs             // sessions without an answered CONNECT, per IP
 }
 
 // Deps are the Server's collaborators.
@@ -97,6 +105,7 @@ func NewServer(cfg Config, d Deps) *Server {
 		live:     map[*Conn]struct{}{},
 		polls:    map[string]*pollSession{},
 	}
+	s.pending = newPendingIPs(s.cfg.MaxPendingPerIP)
 	s.upgrader = websocket.Upgrader{
 		// Zero: gorilla reads through the buffered reader that Hijack hands
 		// it, which is the Conn's own (see hijacker), so the read pump can
@@ -137,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/socket.io/", s.serveSocketIO)
 	mux.HandleFunc("/v1/publish", s.servePublish)
+	mux.HandleFunc("/v1/presence", s.servePresence)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
@@ -219,6 +229,9 @@ func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid, ip st
 			s.refuseRequest(w, r, "bad_request", eioBadHandshakeMethod)
 			return
 		}
+		if !s.admitPending(w, r, ip) {
+			return
+		}
 		s.metrics.upgrades.WithLabelValues("polling_ok").Inc()
 		p := s.newPollSession(ip, r.Header.Get("Authorization"))
 		writePayload(w, [][]byte{p.openPacket("websocket")})
@@ -237,9 +250,15 @@ func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid, ip st
 // serveWebSocket upgrades the request and runs the socket: a new session,
 // or the upgrade probe of the polling session probe.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, ip string, probe *pollSession) {
+	if probe == nil && !s.admitPending(w, r, ip) {
+		return
+	}
 	br := bufio.NewReaderSize(nil, readBufferSize)
 	ws, err := s.upgrader.Upgrade(&hijacker{ResponseWriter: w, br: br}, r, nil)
 	if err != nil {
+		if probe == nil {
+			s.pending.release(ip)
+		}
 		s.metrics.upgrades.WithLabelValues("failed").Inc()
 		return // Upgrade has answered the request
 	}
@@ -249,6 +268,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, ip strin
 		c.socket = probe.socket
 	} else {
 		c.socket = newSocket(s, ip, r.Header.Get("Authorization"))
+		c.pendingHeld.Store(true)
 		c.carrier, c.client = c, c
 		c.out = newOutbound(s.cfg.OutboundQueueBytes, func() { go c.writePump() })
 	}
@@ -268,6 +288,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, ip strin
 		s.sessionsMu.Unlock()
 		if probe != nil {
 			probe.probeDone(c)
+		} else {
+			c.releasePending()
 		}
 		s.conns.Done()
 	})

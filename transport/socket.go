@@ -41,6 +41,9 @@ type socket struct {
 	session Session
 	// accepted is set once the gateway took the client (session set).
 	accepted atomic.Bool
+	// pendingHeld: the session counts in its IP's unauthenticated sessions
+	// (pendingip.go) until its CONNECT is answered or it ends.
+	pendingHeld atomic.Bool
 	// refused is set when a CONNECT_ERROR was sent: the client is only
 	// waited for to leave, up to the grace period.
 	refused atomic.Bool
@@ -215,6 +218,7 @@ func (s *socket) binaryFrame() {
 // connect authenticates a CONNECT in the reader's goroutine (so verification
 // runs in parallel across clients) and hands the client to the gateway.
 func (s *socket) connect(auth json.RawMessage) {
+	defer s.releasePending() // accepted: the ip limiter counts it now; refused: no slot
 	header := s.bearer
 	s.bearer = "" // one CONNECT per session: never needed again
 	token, present, resume, err := fromAuth(auth)

@@ -54,6 +54,11 @@ func (c *Conn) expect(want []byte) bool {
 // probeFailed closes the probing WebSocket; its session goes on polling.
 func (c *Conn) probeFailed(why string) bool {
 	c.srv.log.Debug("upgrade probe refused", "reason", why)
+	if c.probe != nil && c.probe.ws.Load() == nil {
+		// The client resumes polling: its GETs must wait again, not be
+		// answered 6 at once in a loop.
+		c.probe.probing.Store(false)
+	}
 	c.srv.metrics.upgrades.WithLabelValues("probe_failed").Inc()
 	_ = c.ws.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(websocket.CloseProtocolError, "upgrade failed"), time.Now().Add(time.Second))

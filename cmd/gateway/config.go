@@ -40,6 +40,7 @@ type Config struct {
 	TokenExpiryWarning   time.Duration
 	RecoveryWindow       time.Duration
 	RecoveryMaxMessages  int
+	PresenceMaxUsers     int
 	ShutdownTimeout      time.Duration
 	RBACPolicyFile       string
 	ActionWebhookURL     string
@@ -94,6 +95,7 @@ var settings = []setting{
 	{"TOKEN_EXPIRY_WARNING", dur(actors.DefaultTokenExpiryWarning), "how long before exp the token_expiring event is sent", false, duration(func(c *Config) *time.Duration { return &c.TokenExpiryWarning })},
 	{"RECOVERY_WINDOW", dur(actors.DefaultRecoveryWindow), "how long a session that lost its transport is kept for the client to recover it, and how long room broadcasts are kept for its replay; 0 turns recovery off", false, duration(func(c *Config) *time.Duration { return &c.RecoveryWindow })},
 	{"RECOVERY_MAX_MESSAGES", strconv.Itoa(actors.DefaultRecoveryMaxMessages), "most broadcasts kept per room for recovery (a client that missed more gets a fresh session)", false, integer(func(c *Config) *int { return &c.RecoveryMaxMessages })},
+	{"PRESENCE_MAX_USERS", strconv.Itoa(actors.DefaultPresenceMaxUsers), "most users a presence answer lists (\"truncated\":true past it)", false, integer(func(c *Config) *int { return &c.PresenceMaxUsers })},
 	{"SHUTDOWN_TIMEOUT", "10s", "longest SIGTERM drain before exit", false, duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{"RBAC_POLICY_FILE", "", "JSON role policy replacing the default one", false, str(func(c *Config) *string { return &c.RBACPolicyFile })},
 	{"ACTION_WEBHOOK_URL", "", "when set, allowed dashboard actions are POSTed here and its answer is the ack", false, str(func(c *Config) *string { return &c.ActionWebhookURL })},
@@ -195,7 +197,7 @@ func (c *Config) validate() []error {
 	}
 	for name, n := range map[string]int{"MAX_CONNECTIONS_PER_IP": c.MaxConnectionsPerIP, "MAX_MESSAGES_PER_MINUTE": c.MaxMessagesPerMinute,
 		"MAX_MESSAGE_BYTES": c.MaxMessageBytes, "OUTBOUND_QUEUE_BYTES": c.OutboundQueueBytes, "MAX_HEADER_BYTES": c.MaxHeaderBytes,
-		"MAX_TOKEN_BYTES": c.MaxTokenBytes, "RECOVERY_MAX_MESSAGES": c.RecoveryMaxMessages} {
+		"MAX_TOKEN_BYTES": c.MaxTokenBytes, "RECOVERY_MAX_MESSAGES": c.RecoveryMaxMessages, "PRESENCE_MAX_USERS": c.PresenceMaxUsers} {
 		if n <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be a positive integer", name))
 		}
@@ -229,7 +231,7 @@ func (c *Config) transportConfig() transport.Config {
 		AllowedOrigins: c.AllowedOrigins, TrustedProxies: c.TrustedProxies,
 		OutboundQueueBytes: c.OutboundQueueBytes, PublishAPIKey: c.PublishAPIKey,
 		ReadTimeout: c.HTTPReadTimeout, IdleTimeout: c.HTTPIdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
-		ConnectTimeout: c.ConnectTimeout,
+		ConnectTimeout: c.ConnectTimeout, MaxPendingPerIP: c.MaxConnectionsPerIP,
 	}
 }
 
@@ -247,7 +249,7 @@ func (c *Config) actorsConfig() actors.Config {
 		window = -1 // RECOVERY_WINDOW=0: off (actors.Config's zero means its default)
 	}
 	return actors.Config{
-		RecoveryWindow: window, RecoveryMaxMessages: c.RecoveryMaxMessages,
+		RecoveryWindow: window, RecoveryMaxMessages: c.RecoveryMaxMessages, PresenceMaxUsers: c.PresenceMaxUsers,
 		MaxConnectionsPerIP: c.MaxConnectionsPerIP, MaxMessagesPerMinute: c.MaxMessagesPerMinute,
 		RoomIdleTimeout: c.RoomIdleTimeout, TokenExpiryWarning: c.TokenExpiryWarning,
 		ActionWebhookURL: c.ActionWebhookURL, ActionWebhookTimeout: c.ActionWebhookTimeout,

@@ -280,7 +280,7 @@ role=owner, valid %s):
 %s
 
 Try it:
-  io("http://localhost:%s", { transports: ["websocket"], auth: { token: "<token above>" } })
+  io("http://localhost:%s", { auth: { token: "<token above>" } })
 Another identity:
   go run ./cmd/gateway token --sub alice --workspace dev-workspace
 `, where, devTokenTTL, token, port)

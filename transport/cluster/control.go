@@ -45,6 +45,7 @@ func (n *Node) onCtl(msg *nats.Msg) {
 		n.heartbeatSoon()
 	case res.left:
 		n.log.Info("cluster: node left", "peer", string(c.node))
+		n.peerLeft(string(c.node))
 	}
 }
 
@@ -77,6 +78,7 @@ func (n *Node) heartbeatLoop() {
 			gone, left := n.reg.expire(now, ttl)
 			for _, id := range gone {
 				n.log.Warn("cluster: node expired (no heartbeat)", "peer", id)
+				n.peerLeft(id)
 			}
 			if len(gone) > 0 {
 				n.m.peers.Set(float64(left))

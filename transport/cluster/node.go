@@ -82,6 +82,7 @@ type Node struct {
 	resync    atomic.Bool // after a reconnect: ask the peers for their sets
 	closeOnce sync.Once
 	skipBye   bool // tests: vanish like a killed node
+	peerGone  atomic.Pointer[func(id string)]
 
 	bufs sync.Pool // *[]byte encode buffers
 

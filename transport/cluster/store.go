@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -51,6 +53,8 @@ type Store struct {
 	histPrefix string // <prefix>.hist.
 	max        int
 	replicas   int
+	nc         *nats.Conn
+	streamName string
 	idPrefix   string        // this node's message ids: <node id>.<instance>.
 	ids        atomic.Uint64 // the next message id
 }
@@ -194,7 +198,7 @@ func (n *Node) tryStoreWith(ctx context.Context, js jetstream.JetStream, replica
 	if err != nil {
 		return nil, fmt.Errorf("session bucket: %w", err)
 	}
-	return &Store{js: js, stream: stream, kv: kv, histPrefix: prefix + ".hist.",
+	return &Store{js: js, stream: stream, kv: kv, histPrefix: prefix + ".hist.", nc: n.nc, streamName: streamName(prefix, "GWHIST"),
 		max: n.cfg.RecoveryMaxMessages, replicas: replicas,
 		idPrefix: n.id + "." + strconv.FormatUint(n.instance, 36) + "."}, nil
 }
@@ -327,9 +331,14 @@ func (s *Store) roomSince(ctx context.Context, room string, after uint64) ([]Kep
 	}
 }
 
-// getNext is a direct get of the first message at or after seq on subj,
-// retried while no replica answers (a node just died).
+// getNext gets the first message at or after seq on subj: from the
+// stream's leader (up to date), else, while it does not answer (a node just
+// died, a leader is being elected), a direct get answered by any replica,
+// retried while none answers.
 func (s *Store) getNext(ctx context.Context, seq uint64, subj string) (*jetstream.RawStreamMsg, error) {
+	if m, err := s.leaderGet(ctx, seq, subj); err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
+		return m, err
+	}
 	for {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		m, err := s.stream.GetMsg(actx, seq, jetstream.WithGetMsgSubject(subj))
@@ -458,4 +467,37 @@ func (n *Node) Sync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
 	defer cancel()
 	return n.nc.FlushWithContext(ctx)
+}
+
+// leaderGet asks the stream's leader ($JS.API.STREAM.MSG.GET) for the first
+// message at or after seq on subj, within a second.
+func (s *Store) leaderGet(ctx context.Context, seq uint64, subj string) (*jetstream.RawStreamMsg, error) {
+	req, _ := json.Marshal(map[string]any{"seq": seq, "next_by_subj": subj})
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+s.streamName, req)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Message *struct {
+			Subject string `json:"subject"`
+			Seq     uint64 `json:"seq"`
+			Data    []byte `json:"data"` // base64 in JSON
+		} `json:"message"`
+		Error *struct {
+			Code    int `json:"code"`
+			ErrCode int `json:"err_code"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, err
+	}
+	switch {
+	case resp.Error != nil && resp.Error.Code == 404:
+		return nil, jetstream.ErrMsgNotFound
+	case resp.Error != nil || resp.Message == nil:
+		return nil, fmt.Errorf("cluster: history get: %s", msg.Data)
+	}
+	return &jetstream.RawStreamMsg{Subject: resp.Message.Subject, Sequence: resp.Message.Seq, Data: resp.Message.Data}, nil
 }

@@ -2,10 +2,11 @@
 // one scenario against a server on this machine, or compares several
 // servers on the same workloads.
 //
-//	gateway-bench fanout|rooms|burst|storm|idle|chaos [flags]
+//	gateway-bench fanout|rooms|burst|storm|idle|chaos|soak [flags]
 //	gateway-bench compare [flags]
 //	gateway-bench cluster [flags]
-//	gateway-bench help [scenario|compare|cluster]
+//	gateway-bench herd -a LABEL=BINARY[,…] [flags]
+//	gateway-bench help [scenario|compare|cluster|herd]
 //
 // A scenario's -target may list several nodes' base URLs: the subscribers
 // are spread over them and publishes go to the first (or -publish-target).
@@ -35,7 +36,8 @@ const usage = `usage:
   gateway-bench SCENARIO [flags]   run one scenario against a running server
   gateway-bench compare [flags]    start each peer in turn and compare them
   gateway-bench cluster [flags]    fan-out on one gateway vs 3 clustered over embedded NATS
-  gateway-bench help [SCENARIO|compare|cluster]
+  gateway-bench herd -a LABEL=BIN[,…]  SIGTERM node a, its clients reconnecting to node b: reconnects per window
+  gateway-bench help [SCENARIO|compare|cluster|herd]
 
 scenarios:
   fanout   N subscribers in one room, M messages at P msg/s   (default 1000, 500 at 50/s)
@@ -44,6 +46,8 @@ scenarios:
   storm    N clients connect, authenticate and join           (default 9000)
   idle     server RSS per connection at N idle clients        (default 9000)
   chaos    fan-out while faults hit rooms and connections     (default 1000 subs, 10 rooms)
+  soak     churn (connect, join, publish, leave, half by TCP reset) for -duration
+           while a canary measures loss; server heap/goroutines/fds over time (default 10m)
 
 -quick makes any of them a ~20 s smoke run. Targets must be loopback;
 -target http://A,http://B,… spreads the subscribers over several nodes
@@ -68,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCompare(ctx, args[1:], stdout, stderr)
 	case "cluster":
 		return runCluster(ctx, args[1:], stdout, stderr)
+	case "soak":
+		return runSoak(ctx, args[1:], stdout, stderr)
+	case "herd":
+		return runHerd(ctx, args[1:], stdout, stderr)
 	default:
 		return runScenario(ctx, args[0], args[1:], stdout, stderr)
 	}

@@ -14,7 +14,10 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, 2, "usage:"},
-		{[]string{"soak"}, 2, `unknown scenario "soak"`},
+		{[]string{"marathon"}, 2, `unknown scenario "marathon"`},
+		{[]string{"soak", "-target", "http://10.0.0.1:8080"}, 2, "not a loopback address"},
+		{[]string{"soak", "-duration", "0s"}, 2, "-duration must be"},
+		{[]string{"help", "soak"}, 0, "-duration"},
 		{[]string{"fanout", "-clients", "-3"}, 2, "-clients must be between 1"},
 		{[]string{"fanout", "-target", "http://192.168.0.10:8080"}, 2, "not a loopback address"},
 		{[]string{"compare", "-peers", "redis"}, 2, `unknown peer "redis"`},

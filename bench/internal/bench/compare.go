@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,6 +27,8 @@ type CompareConfig struct {
 	PlotCopy  string // where the README's plot is copied; empty: nowhere
 	Build     bool
 	Progress  bool
+	// OldGateway is the gateway-old peer's binary.
+	OldGateway string
 	// Transport is how every scenario's clients connect (websocket,
 	// polling, default).
 	Transport Transport
@@ -79,7 +82,8 @@ func ParseCompareFlags(args []string, usage io.Writer) (CompareConfig, error) {
 	fs := flag.NewFlagSet("gateway-bench compare", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.StringVar(&scenarios, "scenarios", "fanout,rooms,burst,storm,idle,chaos", "comma-separated scenarios (chaos runs on the gateway only)")
-	fs.StringVar(&peers, "peers", "gateway,floor-vectored,floor-single,socketio", "comma-separated peers, measured in this order each round")
+	fs.StringVar(&peers, "peers", "gateway,floor-vectored,floor-single,socketio", "comma-separated peers, measured in this order each round; also gateway-norecovery (RECOVERY_WINDOW=0) and gateway-old (-old-gateway)")
+	fs.StringVar(&c.OldGateway, "old-gateway", "", "binary of the gateway-old peer: an earlier gateway build, started as the gateway peer is")
 	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "measurements of each peer per scenario")
 	fs.BoolVar(&c.Quick, "quick", false, "the scenarios' quick sizes (a smoke compare)")
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "hard limit of one measurement")
@@ -131,6 +135,13 @@ func ParseCompareFlags(args []string, usage io.Writer) (CompareConfig, error) {
 	if len(c.Peers) == 0 {
 		errs = append(errs, errors.New("-peers: name at least one peer"))
 	}
+	if slices.Contains(c.Peers, PeerGatewayOld) {
+		if c.OldGateway == "" {
+			errs = append(errs, errors.New("-peers gateway-old needs -old-gateway PATH"))
+		} else if st, err := os.Stat(c.OldGateway); err != nil || st.IsDir() {
+			errs = append(errs, fmt.Errorf("-old-gateway %q: not a file", c.OldGateway))
+		}
+	}
 	if c.Rounds < 1 || c.Rounds > maxRounds {
 		errs = append(errs, fmt.Errorf("-rounds must be between 1 and %d (got %d)", maxRounds, c.Rounds))
 	}
@@ -178,7 +189,7 @@ func Compare(ctx context.Context, cc CompareConfig, log io.Writer) (*Comparison,
 		return nil, err
 	}
 	setup := PeerSetup{RepoDir: cc.RepoDir, BinDir: filepath.Join(cc.OutDir, "bin"),
-		JWTSecret: DefaultJWTSecret, PublishKey: DefaultPublishKey, AdminKey: DefaultAdminKey}
+		JWTSecret: DefaultJWTSecret, PublishKey: DefaultPublishKey, AdminKey: DefaultAdminKey, OldGateway: cc.OldGateway}
 	if cc.Build {
 		if err := BuildPeers(ctx, setup, cc.Peers, log); err != nil {
 			return nil, err

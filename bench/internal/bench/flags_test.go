@@ -2,6 +2,9 @@ package bench
 
 import (
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +147,25 @@ func TestParseCompareFlags(t *testing.T) {
 	}
 }
 
+func TestParseCompareFlagsGatewayVariants(t *testing.T) {
+	old := filepath.Join(t.TempDir(), "gw-old")
+	if err := os.WriteFile(old, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCompareFlags([]string{"-repo", "../../..", "-peers", "gateway-old,gateway,gateway-norecovery", "-old-gateway", old}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []PeerKind{PeerGatewayOld, PeerGateway, PeerGatewayNoRecovery}; !slices.Equal(c.Peers, want) || c.OldGateway != old {
+		t.Errorf("peers %v, old %q; want %v, %q", c.Peers, c.OldGateway, want, old)
+	}
+	for _, k := range c.Peers {
+		if !k.isGateway() || !k.supportsFaults() {
+			t.Errorf("%s: not a gateway", k)
+		}
+	}
+}
+
 func TestParseCompareFlagsRejectsBadValues(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -155,6 +177,8 @@ func TestParseCompareFlagsRejectsBadValues(t *testing.T) {
 		{[]string{"-repo", "/nonexistent"}, "no go.mod of github.com/hyvve/gateway there"},
 		{[]string{"-repo", "../.."}, "no go.mod of github.com/hyvve/gateway there"},
 		{[]string{"-repo", "../../..", "-peers", ""}, "name at least one peer"},
+		{[]string{"-repo", "../../..", "-peers", "gateway,gateway-old"}, "gateway-old needs -old-gateway"},
+		{[]string{"-repo", "../../..", "-peers", "gateway-old", "-old-gateway", "/nonexistent/gw"}, "not a file"},
 	} {
 		_, err := ParseCompareFlags(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

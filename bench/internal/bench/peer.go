@@ -25,6 +25,12 @@ const (
 	PeerFloorVectored PeerKind = "floor-vectored"
 	PeerFloorSingle   PeerKind = "floor-single"
 	PeerSocketIO      PeerKind = "socketio"
+	// PeerGatewayNoRecovery is the gateway with RECOVERY_WINDOW=0
+	// (connection state recovery off).
+	PeerGatewayNoRecovery PeerKind = "gateway-norecovery"
+	// PeerGatewayOld is another gateway binary, given by compare's
+	// -old-gateway (an earlier build, for before/after runs).
+	PeerGatewayOld PeerKind = "gateway-old"
 )
 
 // Peers lists every peer in measuring order.
@@ -32,18 +38,26 @@ func Peers() []PeerKind {
 	return []PeerKind{PeerGateway, PeerFloorVectored, PeerFloorSingle, PeerSocketIO}
 }
 
-// ParsePeer returns the peer called name.
+// ParsePeer returns the peer called name: one of Peers, or one of the
+// gateway's variants (gateway-norecovery, gateway-old), which compare
+// measures only when asked.
 func ParsePeer(name string) (PeerKind, error) {
-	for _, p := range Peers() {
+	for _, p := range append(Peers(), PeerGatewayNoRecovery, PeerGatewayOld) {
 		if string(p) == name {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("unknown peer %q: want gateway, floor-vectored, floor-single or socketio", name)
+	return "", fmt.Errorf("unknown peer %q: want gateway, floor-vectored, floor-single, socketio, gateway-norecovery or gateway-old", name)
+}
+
+// isGateway reports whether the peer is a gateway process (the gateway's
+// environment, cluster settings and "listening" line).
+func (k PeerKind) isGateway() bool {
+	return k == PeerGateway || k == PeerGatewayNoRecovery || k == PeerGatewayOld
 }
 
 // supportsFaults reports whether the peer serves POST /debug/faults.
-func (k PeerKind) supportsFaults() bool { return k == PeerGateway }
+func (k PeerKind) supportsFaults() bool { return k.isGateway() }
 
 // Peer process timings.
 const (
@@ -76,7 +90,9 @@ func gatewayEnvNames() []string {
 		"MAX_MESSAGES_PER_MINUTE", "MAX_MESSAGE_BYTES", "OUTBOUND_QUEUE_BYTES", "ALLOWED_ORIGINS", "TRUSTED_PROXIES",
 		"ROOM_IDLE_TIMEOUT", "TOKEN_EXPIRY_WARNING", "SHUTDOWN_TIMEOUT", "RBAC_POLICY_FILE", "ACTION_WEBHOOK_URL",
 		"ACTION_WEBHOOK_TIMEOUT", "LOG_LEVEL", "LOG_FORMAT", "NATS_URL", "NATS_LISTEN", "NATS_CLUSTER_LISTEN", "NATS_ROUTES",
-		"NODE_ID", "NATS_REQUIRED_FOR_READY", "NATS_RECIPIENTS_WAIT"}
+		"NODE_ID", "NATS_REQUIRED_FOR_READY", "NATS_RECIPIENTS_WAIT", "RECOVERY_WINDOW", "RECOVERY_MAX_MESSAGES",
+		"PPROF_ADDR", "HTTP_READ_TIMEOUT", "HTTP_IDLE_TIMEOUT", "MAX_HEADER_BYTES", "CONNECT_TIMEOUT", "MAX_TOKEN_BYTES",
+		"MAX_OPEN_CONNECTIONS"}
 }
 
 // PeerSetup is where the peers come from and the secrets they are given.
@@ -86,6 +102,9 @@ type PeerSetup struct {
 	JWTSecret  string
 	PublishKey string
 	AdminKey   string
+	// OldGateway is the binary of the gateway-old peer (an earlier build);
+	// it is never built.
+	OldGateway string
 }
 
 // BuildPeers builds the gateway and the raw floor binaries when kinds need
@@ -101,8 +120,13 @@ func BuildPeers(ctx context.Context, s PeerSetup, kinds []PeerKind, log io.Write
 	for _, k := range kinds {
 		var pkg, bin, moduleDir string
 		switch k {
-		case PeerGateway:
+		case PeerGateway, PeerGatewayNoRecovery:
 			pkg, bin, moduleDir = gatewayPackage, gatewayBinaryName, s.RepoDir
+		case PeerGatewayOld:
+			if _, err := os.Stat(s.OldGateway); s.OldGateway == "" || err != nil {
+				return fmt.Errorf("bench: peer gateway-old needs -old-gateway, the path of a built gateway binary (got %q)", s.OldGateway)
+			}
+			continue
 		case PeerFloorVectored, PeerFloorSingle:
 			pkg, bin, moduleDir = rawFloorPackage, rawFloorBinaryName, filepath.Join(s.RepoDir, benchModuleDir)
 		case PeerSocketIO:
@@ -151,19 +175,33 @@ func StartPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, fau
 	return startPeer(ctx, s, k, logPath, faults, nil)
 }
 
+// startGatewayBinary starts the gateway binary bin as the gateway peer,
+// with extra environment.
+func startGatewayBinary(ctx context.Context, s PeerSetup, bin, logPath string, extraEnv []string) (*Peer, error) {
+	s.OldGateway = bin
+	return startPeer(ctx, s, PeerGatewayOld, logPath, false, extraEnv)
+}
+
 // startPeer is StartPeer with extra environment for the gateway (its
 // cluster settings).
 func startPeer(ctx context.Context, s PeerSetup, k PeerKind, logPath string, faults bool, extraEnv []string) (*Peer, error) {
 	var cmd *exec.Cmd
 	switch k {
-	case PeerGateway:
-		cmd = exec.Command(filepath.Join(s.BinDir, gatewayBinaryName))
+	case PeerGateway, PeerGatewayNoRecovery, PeerGatewayOld:
+		bin := filepath.Join(s.BinDir, gatewayBinaryName)
+		if k == PeerGatewayOld {
+			bin = s.OldGateway
+		}
+		cmd = exec.Command(bin)
 		cmd.Env = append(filterEnv(os.Environ(), gatewayEnvNames()),
 			"LISTEN_ADDR=127.0.0.1:0", "JWT_SECRET="+s.JWTSecret, "PUBLISH_API_KEY="+s.PublishKey,
 			"MAX_CONNECTIONS_PER_IP="+benchMaxConnsPerIP, "MAX_MESSAGES_PER_MINUTE="+benchMaxMsgsPerMin,
 			"ALLOWED_ORIGINS=*", "LOG_LEVEL=info", "LOG_FORMAT=json")
 		if faults {
 			cmd.Env = append(cmd.Env, "FAULT_INJECTION=1", "ADMIN_API_KEY="+s.AdminKey)
+		}
+		if k == PeerGatewayNoRecovery {
+			cmd.Env = append(cmd.Env, "RECOVERY_WINDOW=0")
 		}
 		cmd.Env = append(cmd.Env, extraEnv...)
 	case PeerFloorVectored, PeerFloorSingle:

@@ -60,11 +60,16 @@ func WritePlotGrid(path string, panels []Panel) error {
 		}
 		grid[i/cols][i%cols] = p
 	}
-	img := vgimg.NewWith(vgimg.UseWH(panelWidth*vg.Length(cols), panelHeight*vg.Length(rows)), vgimg.UseDPI(plotDPI))
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 4,
+	return writeGrid(path, grid, panelWidth*vg.Length(cols), panelHeight*vg.Length(rows))
+}
+
+// writeGrid draws a grid of panels (nil ones left blank) into a PNG of
+// width × height at path.
+func writeGrid(path string, grid [][]*plot.Plot, width, height vg.Length) error {
+	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(plotDPI))
+	tiles := draw.Tiles{Rows: len(grid), Cols: len(grid[0]), PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 4,
 		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
-	canvases := plot.Align(grid, tiles, dc)
+	canvases := plot.Align(grid, tiles, draw.New(img))
 	for i := range grid {
 		for j, p := range grid[i] {
 			if p != nil {

@@ -185,17 +185,7 @@ func (c *ClusterComparison) writeRelayMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "%s per round: %s.\n", m.name, strings.Join(parts, "; "))
 	}
 	b.WriteString("\n")
-	for _, ms := range c.Measurements {
-		if ms.Err != "" {
-			fmt.Fprintf(&b, "- %s round %d: `%s`\n", ms.Deployment, ms.Round, oneLine(ms.Err))
-		}
-		if ms.Result != nil {
-			for _, e := range ms.Result.Errors {
-				fmt.Fprintf(&b, "- %s round %d: %s\n", ms.Deployment, ms.Round, oneLine(e))
-			}
-		}
-	}
-	b.WriteString("\n")
+	c.writeRoundErrors(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

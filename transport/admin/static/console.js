@@ -306,7 +306,7 @@
         b.addEventListener('click', () => inject('room', r.name, 'panic'));
         act.append(b);
       }
-      tr.append(cell(r.name), cell(String(r.members), 'num members'), cell(String(r.restarts), r.restarts > 0 ? 'num restart-count hot' : 'num restart-count'), act);
+      tr.append(cell(r.name), cell(String(r.members), 'num members'), cell(String(r.present || 0), 'num present'), cell(String(r.restarts), r.restarts > 0 ? 'num restart-count hot' : 'num restart-count'), act);
       return tr;
     }));
   }
@@ -330,7 +330,7 @@
     kind.textContent = n.kind;
     label.append(kind, document.createTextNode(n.name));
     const meta = [];
-    if (n.kind === 'room') meta.push(plural(n.members || 0, 'member'));
+    if (n.kind === 'room') meta.push(plural(n.members || 0, 'member'), `${n.present || 0} present`);
     if (n.kind === 'iplimiter') meta.push(`${n.members || 0} held`);
     if (n.kind === 'connection') meta.push(`${n.user} · ${n.transport} · ${plural(n.rooms || 0, 'room')}`);
     if (meta.length) {

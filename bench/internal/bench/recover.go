@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 )
 
 // Recoverer is a subscriber that recovers its session across reconnects
@@ -28,8 +30,13 @@ type Recoverer struct {
 	Fresh     int // reconnections answered with a new sid (the room joined again)
 
 	sid, pid, offset string
+	mu               sync.Mutex // guards c and stopped: Close and Stop may come from another goroutine
 	c                *Client
+	stopped          bool
 }
+
+// ErrStopped is Connect after Stop.
+var ErrStopped = errors.New("bench: recoverer stopped")
 
 // Connect connects (first time) or reconnects to base. On a reconnection
 // it sends the pid and last offset; recovered reports the same sid came
@@ -41,6 +48,14 @@ func (r *Recoverer) Connect(ctx context.Context, base string) (recovered bool, e
 	if err != nil {
 		return false, err
 	}
+	r.mu.Lock()
+	stopped := r.stopped
+	r.c = c
+	r.mu.Unlock()
+	if stopped {
+		_ = c.Close()
+		return false, ErrStopped
+	}
 	again := r.sid != ""
 	recovered = again && c.SID() == r.sid
 	if !recovered {
@@ -49,7 +64,7 @@ func (r *Recoverer) Connect(ctx context.Context, base string) (recovered bool, e
 			return false, fmt.Errorf("bench: joining %s: %w", r.Room, err)
 		}
 	}
-	r.sid, r.pid, r.c = c.SID(), c.PID(), c
+	r.sid, r.pid = c.SID(), c.PID()
 	switch {
 	case recovered:
 		r.Recovered++
@@ -62,12 +77,24 @@ func (r *Recoverer) Connect(ctx context.Context, base string) (recovered bool, e
 // Receive reads the current connection until it ends (see Client.Receive).
 func (r *Recoverer) Receive() error { return r.c.Receive(r.onEvent) }
 
-// Close drops the current connection.
+// Close drops the current connection (a transport break: Connect may
+// follow); safe from another goroutine.
 func (r *Recoverer) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.c == nil {
 		return nil
 	}
 	return r.c.Close()
+}
+
+// Stop drops the current connection and makes every later Connect fail
+// with ErrStopped; safe from another goroutine.
+func (r *Recoverer) Stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
+	_ = r.Close()
 }
 
 // SID is the current session id.

@@ -11,27 +11,28 @@ import (
 // KillResult is one chaos-kill run. Times are seconds from the stream's
 // start unless named otherwise.
 type KillResult struct {
-	Config           string      `json:"config"`
-	Machine          string      `json:"machine"`
-	Binary           string      `json:"binary"`
-	Joined           int         `json:"joined"`
-	Published        int         `json:"published"`       // publishes answered 200
-	PublishFailed    int         `json:"publish_failed"`  // not answered 200
-	PublishPartial   int         `json:"publish_partial"` // answered partial
-	StreamSeconds    float64     `json:"stream_s"`        // first publish → last answered
-	DrainSeconds     float64     `json:"drain_s"`         // last answered → every connected subscriber had the last number
-	ConvergeSeconds  float64     `json:"converge_s"`      // before the stream: the nodes agreeing on the room's members
-	Load1Start       float64     `json:"load1_start"`     // the machine's 1-minute load when the stream started
-	Load1End         float64     `json:"load1_end"`       // … and when it ended
-	ServerCPUSeconds float64     `json:"server_cpu_s"`    // the nodes' CPU from the stream's start to the drain's end
-	OtherCPUSeconds  float64     `json:"other_cpu_s"`     // CPU other processes than the tool and the nodes took during the stream
-	Reconnects       int         `json:"reconnects"`      // reconnections that succeeded
-	Recovered        int         `json:"recovered"`       // … answered with the same sid
-	Fresh            int         `json:"fresh"`           // … with a new sid (room joined again)
-	Retried          int         `json:"retried"`         // reconnections that needed more than one attempt
-	NotBack          int         `json:"not_back"`        // subscribers whose transport broke and who were not back when the run ended
-	Groups           []KillGroup `json:"groups"`
-	Kills            []KillKill  `json:"kills"`
+	Config            string      `json:"config"`
+	Machine           string      `json:"machine"`
+	Binary            string      `json:"binary"`
+	Joined            int         `json:"joined"`
+	Published         int         `json:"published"`       // publishes answered 200
+	PublishFailed     int         `json:"publish_failed"`  // not answered 200
+	PublishPartial    int         `json:"publish_partial"` // answered partial
+	StreamSeconds     float64     `json:"stream_s"`        // first publish → last answered
+	DrainSeconds      float64     `json:"drain_s"`         // last answered → every connected subscriber had the last number
+	StoreReadySeconds float64     `json:"store_ready_s"`   // nodes started → every node's JetStream recovery store ready (0: no store)
+	ConvergeSeconds   float64     `json:"converge_s"`      // before the stream: the nodes agreeing on the room's members
+	Load1Start        float64     `json:"load1_start"`     // the machine's 1-minute load when the stream started
+	Load1End          float64     `json:"load1_end"`       // … and when it ended
+	ServerCPUSeconds  float64     `json:"server_cpu_s"`    // the nodes' CPU from the stream's start to the drain's end
+	OtherCPUSeconds   float64     `json:"other_cpu_s"`     // CPU other processes than the tool and the nodes took during the stream
+	Reconnects        int         `json:"reconnects"`      // reconnections that succeeded
+	Recovered         int         `json:"recovered"`       // … answered with the same sid
+	Fresh             int         `json:"fresh"`           // … with a new sid (room joined again)
+	Retried           int         `json:"retried"`         // reconnections that needed more than one attempt
+	NotBack           int         `json:"not_back"`        // subscribers whose transport broke and who were not back when the run ended
+	Groups            []KillGroup `json:"groups"`
+	Kills             []KillKill  `json:"kills"`
 	// KillToLastBack is, over the kills, the time from the SIGKILL to the
 	// last subscriber of that node back (recovered or fresh), ms: p50, p99, max.
 	KillToLastBackMS [3]float64 `json:"kill_to_last_back_ms"`
@@ -178,8 +179,8 @@ func WriteKillMarkdown(w io.Writer, kc KillConfig, r KillResult) error {
 	fmt.Fprintf(&b, "## chaos-kill — %s\n\n", r.Config)
 	fmt.Fprintf(&b, "Machine: %s; load average (1 min) %.2f at the start, %.2f at the end; the nodes' CPU %.1f s and other processes' (not this tool's) %.1f s during the run. Gateway: `%s`.\n\n",
 		r.Machine, r.Load1Start, r.Load1End, r.ServerCPUSeconds, r.OtherCPUSeconds, r.Binary)
-	fmt.Fprintf(&b, "%d/%d subscribers joined; %d publishes answered 200 (%d failed, %d partial) over %.1f s; drain %.1f s.\n\n",
-		r.Joined, kc.Clients, r.Published, r.PublishFailed, r.PublishPartial, r.StreamSeconds, r.DrainSeconds)
+	fmt.Fprintf(&b, "JetStream recovery store ready on every node %.1f s after the start (0: none); %d/%d subscribers joined; %d publishes answered 200 (%d failed, %d partial) over %.1f s; drain %.1f s.\n\n",
+		r.StoreReadySeconds, r.Joined, kc.Clients, r.Published, r.PublishFailed, r.PublishPartial, r.StreamSeconds, r.DrainSeconds)
 	b.WriteString("| subscribers | count | deliveries lost | duplicates | out of order |\n|---|---:|---:|---:|---:|\n")
 	for _, g := range r.Groups {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", g.Name, g.Subscribers, g.Lost, g.Dups, g.Reordered)

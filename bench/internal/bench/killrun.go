@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -118,20 +119,34 @@ func RunKill(ctx context.Context, kc KillConfig, log io.Writer) (KillResult, err
 		}
 		wg.Wait()
 	}()
-	var routes []string
+	// Every node routes to every node, its own included, on cluster ports
+	// chosen now: a clustered JetStream needs its routes at start, and a
+	// restarted node comes back with the same environment.
+	routes, err := freeRoutes(kc.Nodes)
+	if err != nil {
+		return res, err
+	}
 	for i := range kc.Nodes {
 		id := nodeID(i)
-		env := append(clusterNodeEnv(id, routes), "RECOVERY_WINDOW="+kc.RecoveryWindow.String())
+		env := []string{"NODE_ID=" + id, "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=" + strings.TrimPrefix(routes[i], "nats-route://"),
+			"NATS_ROUTES=" + strings.Join(routes, ","), "RECOVERY_WINDOW=" + kc.RecoveryWindow.String()}
 		p, err := startGatewayBinary(ctx, setup, bin, filepath.Join(logDir, killFileStem+"-node-"+id+".log"), env)
-		if err == nil && p.Route == "" {
-			_ = p.Stop()
-			err = fmt.Errorf("bench: gateway node %s logged no nats_route_url", id)
-		}
 		if err != nil {
 			return res, err
 		}
 		cl.nodes = append(cl.nodes, &killNode{id: id, env: env, peer: p, live: true})
-		routes = append(routes, p.Route)
+	}
+	// A gateway with a JetStream recovery store sets it up in the
+	// background: wait until every node says it is ready.
+	storeStart := time.Now()
+	for _, n := range cl.nodes {
+		path := filepath.Join(logDir, killFileStem+"-node-"+n.id+".log")
+		if logHas(path, "Starting JetStream") {
+			if !waitLog(ctx, path, storeReadyLine, killConvergeTimeout-time.Since(storeStart)) {
+				res.Errors = append(res.Errors, "node "+n.id+": no \""+storeReadyLine+"\" within "+killConvergeTimeout.String())
+			}
+			res.StoreReadySeconds = time.Since(storeStart).Seconds()
+		}
 	}
 	fmt.Fprintf(log, "chaos-kill: %d nodes up (%s)\n", kc.Nodes, strings.Join(func() []string {
 		var u []string
@@ -298,13 +313,7 @@ func killNode9(ctx context.Context, cl *killCluster, v, k int, setup PeerSetup, 
 	_ = p.cmd.Process.Kill()
 	err := <-p.exited
 	p.exited <- err
-	env := append([]string(nil), n.env...)
-	env = append(env, "LISTEN_ADDR="+p.Addr)
-	if host := strings.TrimPrefix(p.Route, "nats-route://"); host != p.Route {
-		if _, _, err := net.SplitHostPort(host); err == nil {
-			env = append(env, "NATS_CLUSTER_LISTEN="+host)
-		}
-	}
+	env := append(append([]string(nil), n.env...), "LISTEN_ADDR="+p.Addr)
 	logPath := filepath.Join(logDir, fmt.Sprintf("%s-node-%s-restart-%d.log", killFileStem, n.id, k))
 	np, err := startGatewayBinary(ctx, setup, bin, logPath, env)
 	if err != nil {
@@ -359,4 +368,40 @@ func (s *killSub) run(ctx context.Context, cl *killCluster, stopping *atomic.Boo
 			}
 		}
 	}
+}
+
+// storeReadyLine is what a gateway with a JetStream recovery store logs
+// once the store is set up.
+const storeReadyLine = "JetStream recovery store ready"
+
+// freeRoutes returns n route URLs on loopback ports free right now.
+func freeRoutes(n int) ([]string, error) {
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, "nats-route://"+l.Addr().String())
+		_ = l.Close()
+	}
+	return out, nil
+}
+
+// logHas reports whether the file at path contains s.
+func logHas(path, s string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), s)
+}
+
+// waitLog waits until the file at path contains s, up to timeout.
+func waitLog(ctx context.Context, path, s string, timeout time.Duration) bool {
+	until := time.Now().Add(timeout)
+	for !logHas(path, s) {
+		if time.Now().After(until) || ctx.Err() != nil {
+			return false
+		}
+		sleepCtx(ctx, 50*time.Millisecond)
+	}
+	return true
 }

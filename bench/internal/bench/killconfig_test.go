@@ -16,11 +16,11 @@ func TestParseKillFlags(t *testing.T) {
 		c.RecoveryWindow != 2*time.Minute || c.messages() != 6000 || c.Binary != "" {
 		t.Errorf("got %+v", c)
 	}
-	q, err := ParseKillFlags([]string{"-repo", "../../..", "-quick", "-kill-every", "5s"}, io.Discard)
+	q, err := ParseKillFlags([]string{"-repo", "../../..", "-quick", "-kill-every", "5s", "-reconnect-delay", "1s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Clients != quickKillClients || q.Duration != quickKillDuration || q.KillEvery != 5*time.Second {
+	if q.Clients != quickKillClients || q.Duration != quickKillDuration || q.KillEvery != 5*time.Second || q.ReconnectDelay != time.Second {
 		t.Errorf("-quick: got %+v", q)
 	}
 	for _, tc := range []struct {
@@ -32,6 +32,7 @@ func TestParseKillFlags(t *testing.T) {
 		{[]string{"-repo", "../../..", "-rate", "0"}, "-rate must be above 0"},
 		{[]string{"-repo", "../../..", "-kill-every", "3m"}, "-kill-every must be at least 1s and at most -duration"},
 		{[]string{"-repo", "../../..", "-recovery-window", "-1s"}, "-recovery-window must not be negative"},
+		{[]string{"-repo", "../../..", "-reconnect-delay", "-1s"}, "-reconnect-delay must be between 0 and 1m"},
 		{[]string{"-gateway", "/nonexistent"}, `-gateway "/nonexistent": not a file`},
 		{[]string{"-repo", "/nonexistent"}, "no go.mod"},
 	} {

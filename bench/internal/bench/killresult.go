@@ -64,8 +64,8 @@ type KillKill struct {
 }
 
 func (c KillConfig) summary() string {
-	return fmt.Sprintf("%d subscribers on %d clustered gateways, one room; a numbered stream of %d messages at %g msg/s (%d-byte data) on node a; SIGKILL and restart of a node other than a every %s for %s; RECOVERY_WINDOW=%s",
-		c.Clients, c.Nodes, c.messages(), c.Rate, c.PayloadBytes, c.KillEvery, c.Duration, c.RecoveryWindow)
+	return fmt.Sprintf("%d subscribers on %d clustered gateways, one room; a numbered stream of %d messages at %g msg/s (%d-byte data) on node a; SIGKILL and restart of a node other than a every %s for %s; RECOVERY_WINDOW=%s; reconnect delay %s",
+		c.Clients, c.Nodes, c.messages(), c.Rate, c.PayloadBytes, c.KillEvery, c.Duration, c.RecoveryWindow, c.ReconnectDelay)
 }
 
 // fill computes the result from the subscribers, publishes and kills.

@@ -202,7 +202,7 @@ func RunKill(ctx context.Context, kc KillConfig, log io.Writer) (KillResult, err
 				return
 			}
 			<-started
-			s.run(subsCtx, cl, &stopping, t0)
+			s.run(subsCtx, cl, &stopping, t0, kc.ReconnectDelay)
 		}()
 	}
 	wgJoined.Wait()
@@ -331,9 +331,9 @@ func killNode9(ctx context.Context, cl *killCluster, v, k int, setup PeerSetup, 
 	return e
 }
 
-// run receives until the transport breaks, then reconnects at once to the
-// next live node (another one when there is), until stopping.
-func (s *killSub) run(ctx context.Context, cl *killCluster, stopping *atomic.Bool, t0 time.Time) {
+// run receives until the transport breaks, then reconnects (at once, or
+// after delay) to the next live node (another one when there is), until stopping.
+func (s *killSub) run(ctx context.Context, cl *killCluster, stopping *atomic.Bool, t0 time.Time, delay time.Duration) {
 	for {
 		_ = s.r.Receive()
 		broke := time.Since(t0)
@@ -343,6 +343,9 @@ func (s *killSub) run(ctx context.Context, cl *killCluster, stopping *atomic.Boo
 		}
 		s.away = true
 		rc := killReconnect{from: s.node, broke: broke}
+		if delay > 0 {
+			sleepCtx(ctx, delay)
+		}
 		for {
 			rc.attempts++
 			i, url, ok := cl.next(s.node)

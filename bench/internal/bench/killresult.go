@@ -39,6 +39,10 @@ type KillResult struct {
 	// KillToBack is, over every reconnection, SIGKILL → back, ms: p50, p99, max.
 	KillToBackMS [3]float64 `json:"kill_to_back_ms"`
 	Errors       []string   `json:"errors,omitempty"`
+	// LossSamples describes up to 10 subscribers whose every reconnection
+	// recovered and who still lost numbers: what they missed and their
+	// reconnections (broke → back, from → to node).
+	LossSamples []string `json:"loss_samples,omitempty"`
 }
 
 // KillGroup is the numbered stream's accounting over some subscribers.
@@ -125,6 +129,9 @@ func (res *KillResult) fill(kc KillConfig, subs []*killSub, outs []outcome, kill
 				add(&groups[4], s)
 			} else {
 				add(&groups[3], s)
+				if miss := s.r.Seq.Missing(len(outs), refused, 5); len(miss) > 0 && len(res.LossSamples) < 10 {
+					res.LossSamples = append(res.LossSamples, s.lossSample(miss))
+				}
 			}
 		}
 	}
@@ -194,6 +201,9 @@ func WriteKillMarkdown(w io.Writer, kc KillConfig, r KillResult) error {
 	}
 	fmt.Fprintf(&b, "\nKill → last subscriber of that node back, over the %d kills: p50 %.0f ms, p99 %.0f ms. Kill → back over every reconnection: p50 %.0f ms, p99 %.0f ms, max %.0f ms.\n",
 		len(r.Kills), r.KillToLastBackMS[0], r.KillToLastBackMS[1], r.KillToBackMS[0], r.KillToBackMS[1], r.KillToBackMS[2])
+	for _, l := range r.LossSamples {
+		fmt.Fprintf(&b, "\n- recovered, yet lost numbers: %s", l)
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "\n- error: %s", e)
 	}
@@ -230,3 +240,17 @@ func (r KillResult) ok() bool {
 
 // OK is ok for the command's exit code.
 func (r KillResult) OK() bool { return r.ok() }
+
+// lossSample describes what a subscriber missed and its reconnections.
+func (s *killSub) lossSample(miss [][2]int) string {
+	var b strings.Builder
+	b.WriteString("missed")
+	for _, m := range miss {
+		fmt.Fprintf(&b, " %d–%d", m[0], m[1])
+	}
+	b.WriteString("; reconnections:")
+	for _, rc := range s.reconnects {
+		fmt.Fprintf(&b, " %s→%s broke %.2fs back %.2fs (recovered %t);", nodeID(rc.from), nodeID(rc.to), rc.broke.Seconds(), rc.back.Seconds(), rc.recovered)
+	}
+	return b.String()
+}

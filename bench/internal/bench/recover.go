@@ -159,3 +159,21 @@ func (s *SeqCheck) Lost(n int, skip func(seq int) bool) int {
 	}
 	return lost
 }
+
+// Missing returns the runs of numbers below n never received (skipping
+// those skip says), as [first, last] pairs, at most max of them.
+func (s *SeqCheck) Missing(n int, skip func(seq int) bool, max int) [][2]int {
+	var out [][2]int
+	for i := 0; i < n && len(out) < max; i++ {
+		if (i < len(s.seen) && s.seen[i]) || (skip != nil && skip(i)) {
+			continue
+		}
+		j := i
+		for j+1 < n && (j+1 >= len(s.seen) || !s.seen[j+1]) && (skip == nil || !skip(j+1)) {
+			j++
+		}
+		out = append(out, [2]int{i, j})
+		i = j
+	}
+	return out
+}

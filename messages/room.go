@@ -27,9 +27,9 @@ type JoinRoom struct {
 // when the room is gone).
 type LeaveRoom struct {
 	Routed bool
-	Room  string
-	Conn  *actor.PID
-	AckID int64
+	Room   string
+	Conn   *actor.PID
+	AckID  int64
 }
 
 // Publish asks a room to broadcast an event to its members (publish API or a

@@ -52,11 +52,11 @@ type connectionActor struct {
 	tokenTimer *time.Timer // fires tokenWarning, then (armed again) tokenExpired
 
 	// Connection state recovery (recovery on; session.go, history.go).
-	sid      string            // the answered Socket.IO sid: the transport's, or the recovered session's
-	pid      string            // the private session id; never logged
-	resume   messages.Resume   // what the CONNECT asked to recover
-	joinedAt map[string]uint64 // joined rooms → the offset each was joined at
-	recovery *recoveryState    // while connResuming
+	sid      string          // the answered Socket.IO sid: the transport's, or the recovered session's
+	pid      string          // the private session id; never logged
+	resume   messages.Resume // what the CONNECT asked to recover
+	joinedAt joinOffsets     // joined rooms → the offset each was joined at
+	recovery *recoveryState  // while connResuming
 	// leaveOnJoin lists rooms whose muted rejoin was still on its way when
 	// a recovery failed: left as soon as they confirm.
 	leaveOnJoin []string
@@ -99,7 +99,6 @@ func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, res
 		a := &connectionActor{d: d, conn: c, claims: claims, inbox: in, rooms: map[string]*actor.PID{}, sid: c.SID()}
 		if d.history != nil {
 			a.resume = resume
-			a.joinedAt = map[string]uint64{}
 		}
 		return a
 	}, actor.WithSupervisor(supervision.Strategy()))

@@ -50,9 +50,9 @@ func (a *connectionActor) onRoomJoined(ctx actor.Context, m *messages.RoomJoined
 	if _, ok := a.rooms[m.Room]; !ok {
 		a.rooms[m.Room] = m.PID
 		ctx.Watch(m.PID) // a room that fails for good tells its members
-		if a.joinedAt != nil {
-			if _, kept := a.joinedAt[m.Room]; !kept {
-				a.joinedAt[m.Room] = m.Offset
+		if a.d.history != nil {
+			if _, kept := a.joinedAt.get(m.Room); !kept {
+				a.joinedAt.set(m.Room, m.Offset)
 			}
 		}
 	}
@@ -85,7 +85,7 @@ func (a *connectionActor) leaveRoom(ctx actor.Context, data json.RawMessage, ack
 func (a *connectionActor) onRoomLeft(ctx actor.Context, m *messages.RoomLeft) {
 	if pid, ok := a.rooms[m.Room]; ok {
 		delete(a.rooms, m.Room)
-		delete(a.joinedAt, m.Room)
+		a.joinedAt.del(m.Room)
 		ctx.Unwatch(pid)
 	}
 	a.ack(m.AckID, joinedBody("left", m.Room))
@@ -100,7 +100,7 @@ func (a *connectionActor) onRoomTerminated(who *actor.PID) {
 			continue
 		}
 		delete(a.rooms, name)
-		delete(a.joinedAt, name)
+		a.joinedAt.del(name)
 		if !a.d.shuttingDown.Load() {
 			a.emit("error", (&messages.Error{Code: messages.CodeRoomFailed, Room: name}).EventBody())
 		}

@@ -233,7 +233,7 @@ func (m *mirror) close() {
 func (a *connectionActor) record() *sessionJSON {
 	rec := &sessionJSON{SID: a.sid, Sub: a.claims.Subject, WS: a.claims.WorkspaceID, Rooms: make(map[string]uint64, len(a.rooms))}
 	for name := range a.rooms {
-		rec.Rooms[name] = a.joinedAt[name]
+		rec.Rooms[name], _ = a.joinedAt.get(name)
 	}
 	return rec
 }

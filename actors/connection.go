@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,11 +53,11 @@ type connectionActor struct {
 	tokenTimer *time.Timer // fires tokenWarning, then (armed again) tokenExpired
 
 	// Connection state recovery (recovery on; session.go, history.go).
-	sid      string            // the answered Socket.IO sid: the transport's, or the recovered session's
-	pid      string            // the private session id; never logged
-	resume   messages.Resume   // what the CONNECT asked to recover
-	joinedAt map[string]uint64 // joined rooms → the offset each was joined at
-	recovery *recoveryState    // while connResuming
+	sid      string          // the answered Socket.IO sid: the transport's, or the recovered session's
+	pid      string          // the private session id; never logged
+	resume   messages.Resume // what the CONNECT asked to recover
+	joinedAt joinOffsets     // joined rooms → the offset each was joined at
+	recovery *recoveryState  // while connResuming
 	// leaveOnJoin lists rooms whose muted rejoin was still on its way when
 	// a recovery failed: left as soon as they confirm.
 	leaveOnJoin []string
@@ -101,24 +100,11 @@ const admitRetryInterval = time.Second
 // admitRetry comes from the connection's own timer while it is pending.
 type admitRetry struct{}
 
-// tokenWarning and tokenExpired come from the connection's own token timers.
-type tokenWarning struct{ gen uint64 }
-type tokenExpired struct{ gen uint64 }
-
-// tokenVerified carries the outcome of a token_refresh verification, done off
-// the actor's goroutine since a JWKS lookup may take a while.
-type tokenVerified struct {
-	claims *security.Claims
-	err    error
-	ackID  int64
-}
-
 func newConnectionProps(d *deps, c messages.Client, claims *security.Claims, resume messages.Resume, in *inbox) *actor.Props {
 	props := d.props(supervision.KindConnection, c.SID(), func() actor.Actor {
 		a := &connectionActor{d: d, conn: c, claims: claims, inbox: in, rooms: map[string]*actor.PID{}, sid: c.SID()}
 		if d.history != nil {
 			a.resume = resume
-			a.joinedAt = map[string]uint64{}
 		}
 		return a
 	}, actor.WithSupervisor(supervision.Strategy()))
@@ -400,96 +386,6 @@ func (a *connectionActor) onEvent(ctx actor.Context, ev *messages.ClientEvent) {
 	a.d.metrics.clientEvents.WithLabelValues(eventLabel(ev.Event), outcome).Inc()
 }
 
-func (a *connectionActor) joinRoom(ctx actor.Context, data json.RawMessage, ackID int64) error {
-	name, err := security.DecodeRoomRequest(data)
-	if err != nil {
-		return err
-	}
-	room, err := security.ParseRoom(name)
-	if err != nil {
-		return err
-	}
-	if err := security.CanJoin(a.claims, room); err != nil {
-		a.securityEvent(security.EventUnauthorizedRoomAccess, "", name)
-		return err
-	}
-	if _, ok := a.rooms[name]; ok {
-		a.ack(ackID, joinedBody("joined", name))
-		return nil
-	}
-	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: name, Conn: ctx.Self(), Out: a.conn, AckID: ackID, User: a.claims.Subject, SID: a.sid})
-	return nil
-}
-
-func (a *connectionActor) onRoomJoined(ctx actor.Context, m *messages.RoomJoined) {
-	if len(a.leaveOnJoin) > 0 && a.leftOnJoin(ctx, m) {
-		return
-	}
-	if _, ok := a.rooms[m.Room]; !ok {
-		a.rooms[m.Room] = m.PID
-		ctx.Watch(m.PID) // a room that fails for good tells its members
-		if a.joinedAt != nil {
-			if _, kept := a.joinedAt[m.Room]; !kept {
-				a.joinedAt[m.Room] = m.Offset
-			}
-		}
-		if a.recovery == nil {
-			a.mirrorSession()
-		}
-	}
-	a.ack(m.AckID, joinedBody("joined", m.Room))
-	if r := a.recovery; r != nil && r.gates[m.Room] != nil && !a.stopping {
-		if r.waiting--; r.waiting == 0 {
-			a.roomsRejoined(ctx)
-		}
-	}
-}
-
-func (a *connectionActor) leaveRoom(ctx actor.Context, data json.RawMessage, ackID int64) error {
-	name, err := security.DecodeRoomRequest(data)
-	if err != nil {
-		return err
-	}
-	if _, err := security.ParseRoom(name); err != nil {
-		return err
-	}
-	if pid, ok := a.rooms[name]; ok {
-		ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID})
-		return nil
-	}
-	// Not joined, or its join is still on its way: the leave follows the
-	// join's path, so it reaches the room after the join.
-	ctx.Send(a.d.gateway, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: ackID, Routed: true})
-	return nil
-}
-
-func (a *connectionActor) onRoomLeft(ctx actor.Context, m *messages.RoomLeft) {
-	if pid, ok := a.rooms[m.Room]; ok {
-		delete(a.rooms, m.Room)
-		delete(a.joinedAt, m.Room)
-		ctx.Unwatch(pid)
-		a.mirrorSession()
-	}
-	a.ack(m.AckID, joinedBody("left", m.Room))
-}
-
-// onRoomTerminated handles the end of a room this connection is in: rooms
-// stop on their own only when empty, so a member seeing it means the room
-// failed for good (or the gateway is shutting down).
-func (a *connectionActor) onRoomTerminated(who *actor.PID) {
-	for name, pid := range a.rooms {
-		if pid.Id != who.Id {
-			continue
-		}
-		delete(a.rooms, name)
-		delete(a.joinedAt, name)
-		if !a.d.shuttingDown.Load() {
-			a.emit("error", (&messages.Error{Code: messages.CodeRoomFailed, Room: name}).EventBody())
-		}
-		return
-	}
-}
-
 func (a *connectionActor) stateSync(ctx actor.Context, data json.RawMessage, ackID int64) error {
 	state, err := security.DecodeStateSync(data)
 	if err != nil {
@@ -501,127 +397,6 @@ func (a *connectionActor) stateSync(ctx actor.Context, data json.RawMessage, ack
 	a.relay(ctx, security.UserRoom(a.claims.Subject), "state_sync", body)
 	a.ack(ackID, json.RawMessage(`{"ok":true}`))
 	return nil
-}
-
-func (a *connectionActor) tokenRefresh(ctx actor.Context, data json.RawMessage, ackID int64) error {
-	token, err := security.DecodeTokenRefresh(data)
-	if err != nil {
-		a.refuseRefresh(ctx, err)
-		return nil // answered with the error event and a disconnect
-	}
-	self, root, verifier, timeout := ctx.Self(), a.d.root, a.d.verifier, a.d.cfg.AuthTimeout
-	a.d.tasks.goTask(func(tctx context.Context) {
-		vctx, cancel := context.WithTimeout(tctx, timeout)
-		defer cancel()
-		claims, err := verifier.Verify(vctx, token)
-		root.Send(self, &tokenVerified{claims: claims, err: err, ackID: ackID})
-	})
-	return nil
-}
-
-func (a *connectionActor) onTokenVerified(ctx actor.Context, m *tokenVerified) {
-	if m.err != nil {
-		a.refuseRefresh(ctx, m.err)
-		return
-	}
-	if m.claims.Subject != a.claims.Subject || m.claims.WorkspaceID != a.claims.WorkspaceID {
-		a.refuseRefresh(ctx, errors.New("token_refresh for another sub or workspaceId"))
-		return
-	}
-	a.claims = m.claims
-	a.armTokenTimers(ctx)
-	a.revokeRooms(ctx)
-	a.ack(m.ackID, expOKBody(m.claims.ExpiresAt))
-}
-
-// revokeRooms leaves the rooms the refreshed claims no longer admit (a
-// workspace dropped from the workspaces claim) and tells the client.
-func (a *connectionActor) revokeRooms(ctx actor.Context) {
-	for name, pid := range a.rooms {
-		room, err := security.ParseRoom(name)
-		if err != nil || security.CanJoin(a.claims, room) == nil {
-			continue
-		}
-		ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: socketio.NoAck})
-		a.emit("error", (&messages.Error{Code: messages.CodeAccessDenied, Room: name}).EventBody())
-	}
-}
-
-// refuseRefresh answers a refused token_refresh as docs/PROTOCOL.md
-// "Client events" says: the error event INVALID_TOKEN, then the connection
-// is closed.
-func (a *connectionActor) refuseRefresh(ctx actor.Context, err error) {
-	a.securityEvent(security.EventAuthInvalid, security.Redact(err.Error()), "")
-	a.emit("error", messages.NewError(messages.CodeInvalidToken).EventBody())
-	a.end(ctx, messages.CloseInvalidToken)
-}
-
-// armTokenTimers arms one timer for the current token: it fires the
-// token_expiring warning, and handling the warning arms it for the expiry.
-func (a *connectionActor) armTokenTimers(ctx actor.Context) {
-	a.stopTokenTimers()
-	if warnIn := time.Until(a.claims.ExpiresAt) - a.d.cfg.TokenExpiryWarning; warnIn > 0 {
-		gen, self, root := a.tokenGen, ctx.Self(), a.d.root
-		a.tokenTimer = time.AfterFunc(warnIn, func() { root.Send(self, &tokenWarning{gen: gen}) })
-		return
-	}
-	a.emit("token_expiring", expBody(a.claims.ExpiresAt))
-	a.armExpiry(ctx)
-}
-
-// armExpiry arms the token timer for the token's expiry.
-func (a *connectionActor) armExpiry(ctx actor.Context) {
-	gen, self, root := a.tokenGen, ctx.Self(), a.d.root
-	a.tokenTimer = time.AfterFunc(time.Until(a.claims.ExpiresAt), func() { root.Send(self, &tokenExpired{gen: gen}) })
-}
-
-func (a *connectionActor) stopTokenTimers() {
-	a.tokenGen++
-	if a.tokenTimer != nil {
-		a.tokenTimer.Stop()
-		a.tokenTimer = nil
-	}
-}
-
-// emit sends an event to this client.
-func (a *connectionActor) emit(event string, data json.RawMessage) {
-	a.conn.Enqueue(socketio.AppendEvent(nil, event, data))
-}
-
-// ack answers an event that asked for an ack; without an ack id it does nothing.
-func (a *connectionActor) ack(ackID int64, data json.RawMessage) {
-	if ackID != socketio.NoAck {
-		a.conn.Enqueue(socketio.AppendAck(nil, ackID, data))
-	}
-}
-
-// fail answers an event with an error: as its ack {"error": CODE} when it
-// asked for one, else as an `error` event {"code": CODE}.
-func (a *connectionActor) fail(ackID int64, err *messages.Error) {
-	if ackID != socketio.NoAck {
-		a.ack(ackID, err.AckBody())
-		return
-	}
-	a.emit("error", err.EventBody())
-}
-
-func (a *connectionActor) securityEvent(ev security.Event, detail, room string) {
-	a.d.events.Emit(ev, security.EventFields{
-		UserID: a.claims.Subject, WorkspaceID: a.claims.WorkspaceID, IP: a.conn.IP(), SID: a.sid, Room: room, Detail: detail,
-	})
-}
-
-func joinedBody(key, room string) json.RawMessage {
-	b, _ := json.Marshal(map[string]string{key: room})
-	return b
-}
-
-func expBody(exp time.Time) json.RawMessage {
-	return json.RawMessage(`{"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
-}
-
-func expOKBody(exp time.Time) json.RawMessage {
-	return json.RawMessage(`{"ok":true,"exp":` + strconv.FormatInt(exp.Unix(), 10) + `}`)
 }
 
 // relay broadcasts a client's event to the other members of room, here and

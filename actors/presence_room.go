@@ -7,7 +7,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/hyvve/gateway/messages"
-	"github.com/hyvve/gateway/security"
 	"github.com/hyvve/gateway/transport/cluster"
 	"github.com/hyvve/gateway/transport/socketio"
 )
@@ -379,16 +378,8 @@ func noPresence(d *deps, m any) {
 
 // presence answers the client event presence: the same rules as join_room.
 func (a *connectionActor) presence(ctx actor.Context, data json.RawMessage, ackID int64) error {
-	name, err := security.DecodeRoomRequest(data)
+	name, err := a.joinableRoom(data)
 	if err != nil {
-		return err
-	}
-	room, err := security.ParseRoom(name)
-	if err != nil {
-		return err
-	}
-	if err := security.CanJoin(a.claims, room); err != nil {
-		a.securityEvent(security.EventUnauthorizedRoomAccess, "", name)
 		return err
 	}
 	q := a.d.newPresenceQuery(name)

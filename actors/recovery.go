@@ -96,7 +96,7 @@ func (a *connectionActor) rejoin(ctx actor.Context, rec *sessionRecord) {
 		}
 		r.rooms[name] = joinedAt
 		r.gates[name] = &gatedOutbox{out: a.conn}
-		a.joinedAt[name] = joinedAt // the session's: its history reaches back there
+		a.joinedAt.set(name, joinedAt) // the session's: its history reaches back there
 	}
 	if len(r.gates) == 0 { // every room was revoked
 		a.roomsRejoined(ctx)
@@ -176,7 +176,7 @@ func (a *connectionActor) recoveryFailed(ctx actor.Context, result string) {
 	}
 	a.recorded(result)
 	if len(r.gates) == 0 {
-		clear(a.joinedAt)
+		a.joinedAt.keepOnly(func(string) bool { return false })
 		a.acceptFresh(ctx)
 		return
 	}
@@ -216,10 +216,10 @@ func (a *connectionActor) openUserRoomLocked(ctx actor.Context, r *recoveryState
 	user := security.UserRoom(a.claims.Subject)
 	if g := r.gates[user]; g != nil {
 		g.open = true
-		a.joinedAt[user] = a.d.history.last
+		a.joinedAt.set(user, a.d.history.last)
 		return
 	}
-	delete(a.joinedAt, user)
+	a.joinedAt.del(user)
 	ctx.Send(a.d.gateway, &messages.JoinRoom{Room: user, Conn: ctx.Self(), Out: a.conn, AckID: socketio.NoAck, User: a.claims.Subject, SID: a.sid})
 }
 
@@ -231,11 +231,10 @@ func (a *connectionActor) leaveAllBut(ctx actor.Context, keep string) {
 			ctx.Send(pid, &messages.LeaveRoom{Room: name, Conn: ctx.Self(), AckID: socketio.NoAck})
 		}
 	}
-	for name := range a.joinedAt {
-		if _, joined := a.rooms[name]; !joined && name != keep {
-			delete(a.joinedAt, name)
-		}
-	}
+	a.joinedAt.keepOnly(func(name string) bool {
+		_, joined := a.rooms[name]
+		return joined || name == keep
+	})
 }
 
 // recorded counts and logs one recovery attempt. Never the pid.
@@ -265,7 +264,7 @@ func (a *connectionActor) detach(reason messages.CloseReason) {
 	rec := &sessionRecord{pid: a.pid, sid: a.sid, sub: a.claims.Subject, workspaceID: a.claims.WorkspaceID,
 		rooms: make(map[string]uint64, len(a.rooms)), inBucket: inBucket}
 	for name := range a.rooms {
-		rec.rooms[name] = a.joinedAt[name]
+		rec.rooms[name], _ = a.joinedAt.get(name)
 	}
 	a.d.history.retain(rec.roomNames()...)
 	a.d.detached.Store(rec.sid, rec) // before the rooms hear it ended: they keep it present

@@ -40,9 +40,8 @@ var _ messages.Client = (*pollSession)(nil)
 // newPollSession opens a session for a handshake GET and answers it with
 // the OPEN packet.
 func (s *Server) newPollSession(ip, authHeader string) *pollSession {
-	p := &pollSession{socket: newSocket(s, ip, authHeader), wake: make(chan struct{}, 1)}
+	p := &pollSession{socket: newSocket(s, s.newEngineSID(), ip, authHeader), wake: make(chan struct{}, 1)}
 	p.pendingHeld.Store(true) // admitPending counted it
-	p.eioSID = s.newEngineSID()
 	p.carrier, p.client = p, p
 	p.out = newOutbound(s.cfg.OutboundQueueBytes, p.signal)
 	p.out.onClose = p.closedQueue

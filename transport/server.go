@@ -267,7 +267,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, ip strin
 	if probe != nil {
 		c.socket = probe.socket
 	} else {
-		c.socket = newSocket(s, ip, r.Header.Get("Authorization"))
+		c.socket = newSocket(s, newID(), ip, r.Header.Get("Authorization"))
 		c.pendingHeld.Store(true)
 		c.carrier, c.client = c, c
 		c.out = newOutbound(s.cfg.OutboundQueueBytes, func() { go c.writePump() })

@@ -77,8 +77,8 @@ type carrier interface {
 	graceStarted(t time.Time)
 }
 
-func newSocket(s *Server, ip, authHeader string) *socket {
-	return &socket{srv: s, sid: newID(), eioSID: newID(), ip: ip, bearer: bearerToken(authHeader)}
+func newSocket(s *Server, eioSID, ip, authHeader string) *socket {
+	return &socket{srv: s, sid: newID(), eioSID: eioSID, ip: ip, bearer: bearerToken(authHeader)}
 }
 
 // SID returns the Socket.IO session id the client sees as socket.id.

@@ -142,11 +142,11 @@ func TestWebSocketIdleSocketsHoldNoGoroutine(t *testing.T) {
 	}
 	// The test's own clients hold no reader goroutine either (they read on
 	// demand): what is left is the gateway's poller and a few short-lived ones.
-	eventually(t, "idle sockets parked", func() bool { return runtime.NumGoroutine() <= base+clients/3 })
+	waitUntil(t, "idle sockets parked", func() bool { return runtime.NumGoroutine() <= base+clients/3 })
 	for _, s := range sessions {
 		s.client.Enqueue(socketio.AppendEvent(nil, "tick", []byte(`1`)))
 	}
-	eventually(t, "sockets parked again after a write", func() bool { return runtime.NumGoroutine() <= base+clients/3 })
+	waitUntil(t, "sockets parked again after a write", func() bool { return runtime.NumGoroutine() <= base+clients/3 })
 }
 
 func TestWebSocketKeepaliveDropsASilentClient(t *testing.T) {
@@ -186,17 +186,5 @@ func TestWebSocketPongsDoNotKeepAnUnconnectedSocketOpen(t *testing.T) {
 		}
 	case <-time.After(waitFor):
 		t.Fatal("a socket that only answers pings was never closed")
-	}
-}
-
-// eventually polls cond for conditions that have no event (goroutine counts).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -6,7 +6,8 @@
 //	gateway-bench compare [flags]
 //	gateway-bench cluster [flags]
 //	gateway-bench herd -a LABEL=BINARY[,…] [flags]
-//	gateway-bench help [scenario|compare|cluster|herd]
+//	gateway-bench chaos-kill [flags]
+//	gateway-bench help [scenario|compare|cluster|herd|chaos-kill]
 //
 // A scenario's -target may list several nodes' base URLs: the subscribers
 // are spread over them and publishes go to the first (or -publish-target).
@@ -37,7 +38,9 @@ const usage = `usage:
   gateway-bench compare [flags]    start each peer in turn and compare them
   gateway-bench cluster [flags]    fan-out on one gateway vs 3 clustered over embedded NATS
   gateway-bench herd -a LABEL=BIN[,…]  SIGTERM node a, its clients reconnecting to node b: reconnects per window
-  gateway-bench help [SCENARIO|compare|cluster|herd]
+  gateway-bench chaos-kill [flags]  3 clustered gateways, one SIGKILLed and restarted every 20 s under a numbered
+                                   stream: recovering subscribers' loss, duplicates, reordering, time back
+  gateway-bench help [SCENARIO|compare|cluster|herd|chaos-kill]
 
 scenarios:
   fanout   N subscribers in one room, M messages at P msg/s   (default 1000, 500 at 50/s)
@@ -76,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runSoak(ctx, args[1:], stdout, stderr)
 	case "herd":
 		return runHerd(ctx, args[1:], stdout, stderr)
+	case "chaos-kill":
+		return runChaosKill(ctx, args[1:], stdout, stderr)
 	default:
 		return runScenario(ctx, args[0], args[1:], stdout, stderr)
 	}

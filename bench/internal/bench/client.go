@@ -50,6 +50,7 @@ type Client struct {
 	ws      *websocket.Conn
 	poll    *poller
 	sid     string
+	pid     string // the session's private id (CONNECT answer), for recovery
 	writeMu sync.Mutex
 	nextAck int64
 	buf     []byte
@@ -96,6 +97,11 @@ type ConnectOptions struct {
 	// (POSTs, long polls, the upgrade); empty: the handshake's. A clustered
 	// gateway relays a request for a session another node holds.
 	PollURL string
+	// PID and Offset make the CONNECT a recovering one (docs/PROTOCOL.md
+	// "Connection state recovery"): the pid of the session to recover and
+	// the offset of the last broadcast received from it (empty: none).
+	PID    string
+	Offset string
 }
 
 // ConnectWith connects to baseURL over o.Transport, sends CONNECT with
@@ -116,7 +122,7 @@ func ConnectWith(ctx context.Context, o ConnectOptions, baseURL, token string) (
 		return nil, err
 	}
 	c := &Client{ws: ws, buf: make([]byte, 0, initialFrameCap)}
-	if err := c.handshake(ctx, token); err != nil {
+	if err := c.handshake(ctx, token, o.PID, o.Offset); err != nil {
 		_ = ws.Close()
 		return nil, err
 	}
@@ -140,7 +146,7 @@ func dialWS(ctx context.Context, d *websocket.Dialer, baseURL, path string) (*we
 }
 
 // handshake reads the OPEN packet of a WebSocket, then connects.
-func (c *Client) handshake(ctx context.Context, token string) error {
+func (c *Client) handshake(ctx context.Context, token, pid, offset string) error {
 	c.setDeadline(ctx)
 	defer c.clearDeadline()
 	frame, err := c.readFrame()
@@ -150,15 +156,23 @@ func (c *Client) handshake(ctx context.Context, token string) error {
 	if len(frame) == 0 || frame[0] != socketio.EIOOpen {
 		return fmt.Errorf("%w: first frame %q is not OPEN", ErrProtocol, clip(frame))
 	}
-	return c.connectNamespace(ctx, token)
+	return c.connectNamespace(ctx, token, pid, offset)
 }
 
-// connectNamespace sends CONNECT with token and waits for its answer,
-// answering pings meanwhile.
-func (c *Client) connectNamespace(ctx context.Context, token string) error {
+// connectNamespace sends CONNECT with token (and, to recover a session,
+// its pid and last offset) and waits for its answer, answering pings
+// meanwhile.
+func (c *Client) connectNamespace(ctx context.Context, token, pid, offset string) error {
 	c.setDeadline(ctx)
 	defer c.clearDeadline()
-	auth, _ := json.Marshal(map[string]string{"token": token})
+	a := map[string]string{"token": token}
+	if pid != "" {
+		a["pid"] = pid
+		if offset != "" {
+			a["offset"] = offset
+		}
+	}
+	auth, _ := json.Marshal(a)
 	if err := c.write(append([]byte{socketio.EIOMessage, socketio.Connect}, auth...)); err != nil {
 		return fmt.Errorf("bench: sending CONNECT: %w", err)
 	}
@@ -179,11 +193,12 @@ func (c *Client) connectNamespace(ctx context.Context, token string) error {
 		case p.EIO == socketio.EIOMessage && p.Type == socketio.Connect:
 			var ans struct {
 				SID string `json:"sid"`
+				PID string `json:"pid"`
 			}
 			if json.Unmarshal(p.Data, &ans) != nil || ans.SID == "" {
 				return fmt.Errorf("%w: CONNECT answer without sid: %q", ErrProtocol, clip(frame))
 			}
-			c.sid = ans.SID
+			c.sid, c.pid = ans.SID, ans.PID
 			return nil
 		case p.EIO == socketio.EIOMessage && p.Type == socketio.ConnectError:
 			return fmt.Errorf("%w: %s", ErrRefused, clip(p.Data))
@@ -193,6 +208,28 @@ func (c *Client) connectNamespace(ctx context.Context, token string) error {
 
 // SID is the Socket.IO session id from the CONNECT answer (socket.id).
 func (c *Client) SID() string { return c.sid }
+
+// PID is the session's private id from the CONNECT answer; empty when the
+// server does not offer recovery (RECOVERY_WINDOW=0).
+func (c *Client) PID() string { return c.pid }
+
+// eventOffset returns the offset of a room broadcast: its last argument,
+// a decimal string (42["event",data,"118"]); ok is false for an event
+// without one.
+func eventOffset(frame []byte) (offset string, ok bool) {
+	n := len(frame)
+	if n < 5 || frame[n-1] != ']' || frame[n-2] != '"' {
+		return "", false
+	}
+	i := n - 3
+	for i >= 0 && frame[i] >= '0' && frame[i] <= '9' {
+		i--
+	}
+	if i < 1 || i == n-3 || frame[i] != '"' || frame[i-1] != ',' {
+		return "", false
+	}
+	return string(frame[i+1 : n-2]), true
+}
 
 // Join sends join_room for room with an ack id and waits for the ack.
 // Events that arrive meanwhile go to onEvent (which may be nil).

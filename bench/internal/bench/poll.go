@@ -159,7 +159,7 @@ func connectPolling(ctx context.Context, o ConnectOptions, baseURL, token string
 	c.poll = &poller{http: o.HTTP, base: pollBase, sid: open.SID, life: life, ctx: pctx, cancel: pcancel,
 		url: pollBase + pollingPath + "&sid=" + url.QueryEscape(open.SID)}
 	c.pend = rest
-	if err := c.connectNamespace(ctx, token); err != nil {
+	if err := c.connectNamespace(ctx, token, o.PID, o.Offset); err != nil {
 		c.poll.close()
 		return nil, err
 	}

@@ -41,7 +41,9 @@ func (a *connectionActor) dashboardAction(ctx actor.Context, data json.RawMessag
 		Action  string  `json:"action"`
 		Payload *string `json:"payload"`
 	}{a.claims.Subject, act.Action, act.Payload})
-	a.relay(ctx, security.DashboardRoom(a.claims.WorkspaceID), "dashboard_action", body)
+	if err := a.relay(ctx, security.DashboardRoom(a.claims.WorkspaceID), "dashboard_action", body); err != nil {
+		return err
+	}
 	ok, _ := json.Marshal(map[string]any{"ok": true, "action": act.Action})
 	a.ack(ackID, ok)
 	return nil

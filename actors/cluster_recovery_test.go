@@ -65,7 +65,7 @@ func offsetNum(t *testing.T, b broadcast) uint64 {
 // TestClusterRecoveryOnAnotherNode: a client on node A whose transport
 // breaks reconnects to node B and recovers its session (same sid and pid,
 // its rooms) with every broadcast node C published meanwhile, once each, in
-// order, before anything newer; its session is then gone from A's reach.
+// order, before anything newer.
 func TestClusterRecoveryOnAnotherNode(t *testing.T) {
 	nodes := startJSNodes(t, 3)
 	a, b, c := nodes[0], nodes[1], nodes[2]

@@ -42,19 +42,37 @@ const relayTimeout = time.Second
 // under socket.io-client's 20 s connect timeout.
 const clusterAskTimeout = 18 * time.Second
 
+// ErrHistoryUnavailable is returned for a broadcast the cluster's history
+// did not take in time: it is delivered to nobody, since a broadcast that
+// cannot be replayed would be a silent gap for a client away meanwhile.
+var ErrHistoryUnavailable = errors.New("actors: the cluster's recovery history is unavailable; the broadcast was not delivered")
+
+// clusterNumbered reports whether this node's broadcasts take their offsets
+// from the cluster's history stream (recovery on, clustered, JetStream).
+func (d *deps) clusterNumbered() bool { return d.history != nil && d.cluster.StoreWanted() }
+
 // appendOffset keeps a local broadcast in the cluster's history and returns
-// its offset; 0 (the node numbers it) when there is no store or it failed.
-func (d *deps) appendOffset(ctx context.Context, room, event string, data json.RawMessage, exceptSID string) uint64 {
-	st := d.store()
-	if st == nil {
-		return 0
+// its offset, waiting for the store while it is being set up: a node never
+// numbers a broadcast itself once the cluster's stream numbers them (two
+// sequences would collide). 0, nil: this node numbers its broadcasts.
+func (d *deps) appendOffset(ctx context.Context, room, event string, data json.RawMessage, exceptSID string) (uint64, error) {
+	if !d.clusterNumbered() {
+		return 0, nil
 	}
-	off, err := st.Append(ctx, room, event, data, exceptSID)
+	st, err := d.cluster.AwaitStore(ctx)
+	if err == nil && st == nil {
+		return 0, nil // the NATS server turned out to have no JetStream
+	}
+	var off uint64
+	if err == nil {
+		off, err = st.Append(ctx, room, event, data, exceptSID)
+	}
 	if err != nil {
-		d.log.Warn("recovery history append failed; numbered on this node", "room", room, "err", err)
-		return 0
+		d.metrics.historyRefused.Inc()
+		d.log.Warn("recovery history append failed; broadcast not delivered", "room", room, "err", err)
+		return 0, ErrHistoryUnavailable
 	}
-	return off
+	return off, nil
 }
 
 // store is the cluster's recovery store, nil when recovery is off, the
@@ -68,6 +86,9 @@ func (d *deps) store() *cluster.Store {
 
 // sessionJSON is a session's record in the bucket.
 type sessionJSON struct {
+	// Node is its writer (node id and instance): a node that keeps the
+	// session itself trusts its own record over one it wrote.
+	Node  string            `json:"node"`
 	SID   string            `json:"sid"`
 	Sub   string            `json:"sub"`
 	WS    string            `json:"ws"`
@@ -91,9 +112,10 @@ type mirror struct {
 // mirrored is one session as the mirror knows it.
 type mirrored struct {
 	rec   []byte // nil: delete it
-	rev   uint64 // of this node's last write; 0: none (or taken back)
+	rev   uint64 // of this node's last write; 0: none
 	live  bool   // rewritten every refresh
 	dirty bool
+	adopt bool // recovered here: written over whatever the bucket holds
 }
 
 func newMirror(d *deps) *mirror {
@@ -104,14 +126,16 @@ func newMirror(d *deps) *mirror {
 }
 
 // put records a session; live ones are rewritten every refresh, a detached
-// one only now (the bucket's TTL then ends it after the window). taken: the
-// session was just recovered here, its record taken from the bucket. Until
-// the store is ready nothing is recorded (no memory grows on a node without
-// JetStream); it reports whether the record will be written.
-func (m *mirror) put(pid string, rec *sessionJSON, live, taken bool) bool {
-	if m == nil || pid == "" || m.d.cluster.Store() == nil {
+// one only now (the bucket's TTL then ends it after the window). adopt: the
+// session was just recovered here, and this node becomes its writer. A node
+// whose NATS has no JetStream records nothing (no memory grows); until the
+// store is ready records wait. It reports whether the record will be
+// written.
+func (m *mirror) put(pid string, rec *sessionJSON, live, adopt bool) bool {
+	if m == nil || pid == "" || !m.d.cluster.StoreWanted() {
 		return false
 	}
+	rec.Node = m.d.cluster.Incarnation()
 	b, _ := json.Marshal(rec)
 	m.mu.Lock()
 	e := m.recs[pid]
@@ -119,8 +143,8 @@ func (m *mirror) put(pid string, rec *sessionJSON, live, taken bool) bool {
 		e = &mirrored{}
 		m.recs[pid] = e
 	}
-	if taken {
-		e.rev = 0
+	if adopt {
+		e.rev, e.adopt = 0, true
 	}
 	e.rec, e.live, e.dirty = b, live, true
 	m.mu.Unlock()
@@ -152,8 +176,12 @@ func (m *mirror) run(refresh time.Duration) {
 	defer close(m.stopped)
 	t := time.NewTicker(refresh)
 	defer t.Stop()
+	ready := m.d.cluster.StoreReady()
 	for {
 		select {
+		case <-ready: // what waited for the store
+			ready = nil
+			m.write(false)
 		case <-m.wake:
 			m.write(false)
 		case <-t.C:
@@ -172,27 +200,32 @@ func (m *mirror) write(all bool) {
 		return // written once JetStream is ready: they stay dirty
 	}
 	type job struct {
-		pid string
-		rec []byte
-		rev uint64
+		pid   string
+		rec   []byte
+		rev   uint64
+		adopt bool
 	}
 	var jobs []job
 	m.mu.Lock()
 	for pid, e := range m.recs {
 		if e.dirty || (all && e.live) {
-			jobs = append(jobs, job{pid, e.rec, e.rev})
+			jobs = append(jobs, job{pid, e.rec, e.rev, e.adopt})
 			e.dirty = false
 		}
 	}
 	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	failed := false
 	for _, j := range jobs {
 		var rev uint64
 		var err error
-		if j.rec == nil {
+		switch {
+		case j.rec == nil:
 			err = st.DeleteSession(ctx, j.pid)
-		} else {
+		case j.adopt:
+			rev, err = st.AdoptSession(ctx, j.pid, j.rec)
+		default:
 			rev, err = st.PutSession(ctx, j.pid, j.rec, j.rev)
 		}
 		m.mu.Lock()
@@ -204,21 +237,27 @@ func (m *mirror) write(all bool) {
 				delete(m.recs, j.pid)
 			}
 		case err == nil:
-			if e.rev == j.rev { // not reset by a recovery meanwhile
-				e.rev = rev
+			if e.rev == j.rev && e.adopt == j.adopt { // not reset by a recovery meanwhile
+				e.rev, e.adopt = rev, false
 			}
 			if !e.live && !e.dirty {
 				delete(m.recs, j.pid) // detached: the bucket's TTL ends it
 			}
 		default:
-			e.dirty = true // retried on the next write
+			e.dirty, failed = true, true // retried soon
 		}
 		m.mu.Unlock()
 		if err != nil && !errors.Is(err, cluster.ErrTaken) && ctx.Err() == nil {
 			m.d.log.Warn("recovery session write failed", "err", err)
 		}
 	}
+	if failed { // the bucket may be electing a leader: again soon, not at the next refresh
+		time.AfterFunc(mirrorRetry, m.poke)
+	}
 }
+
+// mirrorRetry is how soon a failed session write is tried again.
+const mirrorRetry = 250 * time.Millisecond
 
 // close writes what is left and stops.
 func (m *mirror) close() {
@@ -263,36 +302,37 @@ type historyFetched struct {
 // askCluster starts the recovery of a session this node does not keep:
 // from the bucket, with its history from the stream. false: nothing to ask.
 func (a *connectionActor) askCluster(ctx actor.Context, from uint64) bool {
-	st := a.d.store()
-	if st == nil {
+	if !a.d.clusterNumbered() {
 		return false
 	}
 	pid, sub, ws := a.resume.PID, a.claims.Subject, a.claims.WorkspaceID
-	self, root, log := ctx.Self(), a.d.root, a.logger()
+	self, root, log, node := ctx.Self(), a.d.root, a.logger(), a.d.cluster
 	a.state = connResuming
 	a.recovery = &recoveryState{from: from, clustered: true,
 		timer: time.AfterFunc(clusterAskTimeout, func() { root.Send(self, &recoveryTimeout{}) })}
 	if !a.d.tasks.goTask(func(tctx context.Context) {
-		root.Send(self, fetchSession(tctx, log, st, pid, sub, ws))
+		tctx, cancel := context.WithTimeout(tctx, clusterAskTimeout)
+		defer cancel()
+		root.Send(self, fetchSession(tctx, log, node, pid, sub, ws))
 	}) {
 		root.Send(self, &clusterFetched{result: recoveryUnknown})
 	}
 	return true
 }
 
-// fetchSession reads, checks and takes a session from the bucket.
-func fetchSession(ctx context.Context, log *slog.Logger, st *cluster.Store, pid, sub, ws string) *clusterFetched {
-	j, result := takeRecord(ctx, log, st, pid, func(j *sessionJSON) string {
-		if j.Sub != sub || j.WS != ws {
-			return recoveryDenied // stays for its owner
-		}
-		return ""
-	})
-	if result != "" {
+// fetchSession reads and checks a session's record in the bucket. It is
+// read, not taken: an attempt that timed out on the client's side leaves
+// the record for its next one, and reads need no bucket leader (a node just
+// died). A pid is a secret of one client, which recovers once at a time.
+func fetchSession(ctx context.Context, log *slog.Logger, node *cluster.Node, pid, sub, ws string) *clusterFetched {
+	j, result := readRecord(ctx, log, node, pid)
+	switch {
+	case result != "":
 		return &clusterFetched{result: result}
-	}
-	if j == nil {
+	case j == nil:
 		return &clusterFetched{result: recoveryUnknown}
+	case j.Sub != sub || j.WS != ws:
+		return &clusterFetched{result: recoveryDenied}
 	}
 	rec := &sessionRecord{pid: pid, sid: j.SID, sub: j.Sub, workspaceID: j.WS, rooms: j.Rooms}
 	if rec.rooms == nil {
@@ -301,36 +341,35 @@ func fetchSession(ctx context.Context, log *slog.Logger, st *cluster.Store, pid,
 	return &clusterFetched{rec: rec}
 }
 
-// takeRecord reads pid's record, checks it (check returns a result to
-// refuse it with, "" to take it) and takes it. A record rewritten between
-// the read and the take (its node wrote it detached meanwhile) is read
-// again; one deleted is gone. nil, "": no such record.
-func takeRecord(ctx context.Context, log *slog.Logger, st *cluster.Store, pid string, check func(*sessionJSON) string) (*sessionJSON, string) {
-	for range 5 {
-		b, rev, err := st.GetSession(ctx, pid)
-		if errors.Is(err, cluster.ErrNoSession) {
-			return nil, ""
-		}
+// readRecord reads pid's record, waiting for the store while it is being
+// set up. nil, "": no such record.
+func readRecord(ctx context.Context, log *slog.Logger, node *cluster.Node, pid string) (*sessionJSON, string) {
+	st, err := node.AwaitStore(ctx)
+	if st == nil {
 		if err != nil {
+			log.Warn("recovery: the cluster's store is not ready", "err", err)
+		}
+		return nil, recoveryUnknown
+	}
+	for {
+		b, _, err := st.GetSession(ctx, pid)
+		switch {
+		case errors.Is(err, cluster.ErrNoSession):
+			return nil, ""
+		case err == nil:
+			var j sessionJSON
+			if json.Unmarshal(b, &j) != nil {
+				return nil, recoveryUnknown
+			}
+			return &j, ""
+		}
+		select { // no replica answered: the bucket is moving
+		case <-ctx.Done():
 			log.Warn("recovery: session bucket read failed", "err", err)
 			return nil, recoveryUnknown
-		}
-		var j sessionJSON
-		if json.Unmarshal(b, &j) != nil {
-			return nil, recoveryUnknown
-		}
-		if result := check(&j); result != "" {
-			return nil, result
-		}
-		switch err := st.TakeSession(ctx, pid, rev); {
-		case err == nil:
-			return &j, ""
-		case !errors.Is(err, cluster.ErrTaken):
-			log.Warn("recovery: session take failed", "err", err)
-			return nil, recoveryUnknown
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return nil, recoveryUnknown
 }
 
 // readHistory reads what rooms kept after from (or each room's join offset).
@@ -381,16 +420,17 @@ func (a *connectionActor) roomsRejoined(ctx actor.Context) {
 		return
 	}
 	r.historyRead = true
-	st := a.d.store()
-	if st == nil {
-		a.recoveryFailed(ctx, recoveryUnknown)
-		return
-	}
 	rooms, from := maps(r.rooms), r.from
 	self, root, node, log := ctx.Self(), a.d.root, a.d.cluster, a.logger()
 	if !a.d.tasks.goTask(func(tctx context.Context) {
-		if err := node.Sync(tctx); err != nil {
-			log.Warn("recovery: NATS flush failed", "err", err)
+		tctx, cancel := context.WithTimeout(tctx, clusterAskTimeout)
+		defer cancel()
+		st, err := node.AwaitStore(tctx)
+		if err == nil && st != nil {
+			err = node.Sync(tctx)
+		}
+		if err != nil || st == nil {
+			log.Warn("recovery: the cluster's store is not ready", "err", err)
 			root.Send(self, &historyFetched{result: recoveryUnknown})
 			return
 		}
@@ -414,34 +454,32 @@ func (a *connectionActor) onHistoryFetched(ctx actor.Context, m *historyFetched)
 	a.finishRecovery(ctx)
 }
 
-// readLocalHistory takes, off the mailbox, the bucket's record of a session
-// kept here (clustered), so no other node recovers it, and uses it when it
-// is newer; the history is then read from the stream like any clustered
-// recovery (the rooms here may have missed broadcasts while they had no
-// actor).
+// readLocalHistory recovers a session kept here the clustered way: the
+// bucket's record is read off the mailbox, and used if another node wrote it
+// since (the client recovered there meanwhile, maybe changed rooms, and lost
+// that connection too); this node's own record is newer than any it wrote.
+// The history is then read from the stream like any clustered recovery
+// (the rooms here may have missed broadcasts while they had no actor).
 func (a *connectionActor) readLocalHistory(ctx actor.Context, rec *sessionRecord) bool {
-	st := a.d.store()
-	if st == nil || !rec.inBucket {
-		return false // kept here only (JetStream was not ready): recovered as on a single node
+	if !a.d.clusterNumbered() || !rec.inBucket {
+		return false // kept here only: recovered as on a single node
 	}
 	r := a.recovery
 	r.clustered, r.rec = true, rec
 	r.timer.Reset(clusterAskTimeout)
 	pid, sid, sub, ws := rec.pid, rec.sid, rec.sub, rec.workspaceID
-	self, root, log := ctx.Self(), a.d.root, a.logger()
+	self, root, log, node := ctx.Self(), a.d.root, a.logger(), a.d.cluster
 	if !a.d.tasks.goTask(func(tctx context.Context) {
-		j, result := takeRecord(tctx, log, st, pid, func(*sessionJSON) string { return "" })
+		tctx, cancel := context.WithTimeout(tctx, clusterAskTimeout)
+		defer cancel()
+		j, result := readRecord(tctx, log, node, pid)
 		switch {
 		case result != "":
 			root.Send(self, &clusterFetched{result: result})
-		case j != nil && j.SID == sid && j.Sub == sub && j.WS == ws && j.Rooms != nil:
+		case j != nil && j.Node != node.Incarnation() && j.SID == sid && j.Sub == sub && j.WS == ws && j.Rooms != nil:
 			root.Send(self, &clusterFetched{rec: &sessionRecord{pid: pid, sid: sid, sub: sub, workspaceID: ws, rooms: j.Rooms}})
-		case j == nil:
-			// Every session is in the bucket from its first join: none
-			// means another node took it (or its window ran out there).
-			root.Send(self, &clusterFetched{result: recoveryUnknown})
 		default:
-			root.Send(self, &clusterFetched{}) // not this session's record: the local one
+			root.Send(self, &clusterFetched{}) // this node's record (or none): the local one
 		}
 	}) {
 		root.Send(self, &clusterFetched{result: recoveryUnknown})

@@ -394,19 +394,25 @@ func (a *connectionActor) stateSync(ctx actor.Context, data json.RawMessage, ack
 	}
 	body := make([]byte, 0, len(state)+10)
 	body = append(append(append(body, `{"state":`...), state...), '}')
-	a.relay(ctx, security.UserRoom(a.claims.Subject), "state_sync", body)
+	if err := a.relay(ctx, security.UserRoom(a.claims.Subject), "state_sync", body); err != nil {
+		return err
+	}
 	a.ack(ackID, json.RawMessage(`{"ok":true}`))
 	return nil
 }
 
 // relay broadcasts a client's event to the other members of room, here and
 // on every other node hosting it, never back to this connection.
-func (a *connectionActor) relay(ctx actor.Context, room, event string, data json.RawMessage) {
+func (a *connectionActor) relay(ctx actor.Context, room, event string, data json.RawMessage) error {
 	var off uint64
-	if a.d.store() != nil {
+	if a.d.clusterNumbered() {
 		actx, cancel := context.WithTimeout(context.Background(), relayTimeout)
-		off = a.d.appendOffset(actx, room, event, data, a.sid)
+		var err error
+		off, err = a.d.appendOffset(actx, room, event, data, a.sid)
 		cancel()
+		if err != nil {
+			return messages.NewError(messages.CodeUpstreamUnavailable)
+		}
 	}
 	pub := &messages.Publish{Room: room, Event: event, Data: data, Except: ctx.Self(), ExceptSID: a.sid, Offset: off}
 	if pid, ok := a.rooms[room]; ok {
@@ -420,4 +426,5 @@ func (a *connectionActor) relay(ctx actor.Context, room, event string, data json
 	if err := a.d.cluster.BroadcastAt(room, event, data, off); err != nil {
 		a.logger().Warn("cluster relay failed; delivered on this node only", "room", room, "err", err)
 	}
+	return nil
 }

@@ -84,13 +84,7 @@ func (h *history) ringLocked(room string) *ring {
 func (h *history) broadcast(room, event string, data json.RawMessage, exceptSID string, members []member, except *actor.PID, at uint64) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	off := at
-	if off == 0 {
-		h.last++
-		off = h.last
-	} else if off > h.last {
-		h.last = off
-	}
+	off := h.nextLocked(at)
 	frame := socketio.AppendEventWithOffset(make([]byte, 0, len(event)+len(data)+32), event, data, off)
 	r := h.ringLocked(room)
 	now := h.now()
@@ -115,18 +109,31 @@ func (h *history) broadcast(room, event string, data json.RawMessage, exceptSID 
 // (no member here) when a kept session still holds the room's ring: the
 // room may have stopped idle while its member is away, and that member must
 // get the broadcast when it recovers. A room nobody holds keeps nothing.
-func (h *history) keepUnheard(room, event string, data json.RawMessage, exceptSID string) {
+//
+// at, when not 0, is the offset the cluster's history stream gave it.
+func (h *history) keepUnheard(room, event string, data json.RawMessage, exceptSID string, at uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.rooms[room]
 	if r == nil || r.refs <= 0 {
 		return
 	}
-	h.last++
+	off := h.nextLocked(at)
 	now := h.now()
 	h.expireLocked(r, now)
-	r.push(entry{off: h.last, at: now, except: exceptSID,
-		frame: socketio.AppendEventWithOffset(make([]byte, 0, len(event)+len(data)+32), event, data, h.last)}, h.max)
+	r.push(entry{off: off, at: now, except: exceptSID,
+		frame: socketio.AppendEventWithOffset(make([]byte, 0, len(event)+len(data)+32), event, data, off)}, h.max)
+}
+
+// nextLocked returns a broadcast's offset: at, the cluster's, when not 0
+// (the node's last only follows it), else the node's next. Under h.mu.
+func (h *history) nextLocked(at uint64) uint64 {
+	if at == 0 {
+		h.last++
+		return h.last
+	}
+	h.last = max(h.last, at)
+	return at
 }
 
 // joined returns the last offset assigned, for a member a room just added:

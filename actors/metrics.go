@@ -16,6 +16,7 @@ type metrics struct {
 	sessionsKept      prometheus.Gauge
 	presenceEvents    *prometheus.CounterVec
 	publishFanout     prometheus.Histogram
+	historyRefused    prometheus.Counter
 }
 
 // knownEvents bounds the event label of ws_client_events_total.
@@ -58,6 +59,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			// 50µs to ~1.2s: a small room's fan-out is tens of µs, a busy 10k room's milliseconds.
 			Buckets: prometheus.ExponentialBuckets(0.00005, 2.5, 12),
 		}),
+		historyRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ws_history_refused_total",
+			Help: "Broadcasts refused (not delivered) because the cluster's recovery history did not take them in time (clustered, recovery on).",
+		}),
 	}
 	for _, r := range recoveryResults {
 		m.recoveries.WithLabelValues(r)
@@ -65,7 +70,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.presenceEvents.WithLabelValues("presence_join")
 	m.presenceEvents.WithLabelValues("presence_leave")
 	reg.MustRegister(m.connectionsActive, m.roomsActive, m.workspacesActive, m.deliveries, m.publishes, m.clientEvents,
-		m.recoveries, m.sessionsKept, m.publishFanout, m.presenceEvents)
+		m.recoveries, m.sessionsKept, m.publishFanout, m.presenceEvents, m.historyRefused)
 	return m
 }
 

@@ -195,7 +195,12 @@ func (s *System) Publish(ctx context.Context, room, event string, data json.RawM
 	}
 	reply := make(chan int, 1)
 	start := time.Now()
-	off := s.d.appendOffset(ctx, room, event, data, "") // clustered: the history stream's offset
+	// Clustered: the history stream's offset. Not cancelled with the
+	// request: a broadcast the stream took is delivered.
+	off, err := s.d.appendOffset(context.WithoutCancel(ctx), room, event, data, "")
+	if err != nil {
+		return messages.PublishResult{}, err
+	}
 	s.d.root.Send(s.gateway, &messages.Publish{Room: room, Event: event, Data: data, Reply: reply, Start: start, Offset: off})
 	remote, partial, err := s.d.cluster.PublishAt(ctx, room, event, data, off) // nil cluster: 0, false, nil
 	if err != nil {

@@ -135,7 +135,7 @@ func (u *usersActor) Receive(ctx actor.Context) {
 // but kept for recovery when a kept session holds the room (history.keepUnheard).
 func noRoom(d *deps, m *messages.Publish) {
 	if d.history != nil {
-		d.history.keepUnheard(m.Room, m.Event, m.Data, m.ExceptSID)
+		d.history.keepUnheard(m.Room, m.Event, m.Data, m.ExceptSID, m.Offset)
 	}
 	if m.Reply != nil {
 		m.Reply <- 0

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +90,11 @@ type Node struct {
 	// The JetStream recovery store (store.go): set once it is ready.
 	store      atomic.Pointer[Store]
 	storeReady chan struct{}
-	tmpDir     string // the embedded server's temporary store dir, removed at Close
+	// storeWanted: a store is being set up or is ready; cleared when the
+	// NATS server says it has no JetStream (storeNone is closed then).
+	storeWanted atomic.Bool
+	storeNone   chan struct{}
+	tmpDir      string // the embedded server's temporary store dir, removed at Close
 }
 
 // Start joins the cluster described by cfg. It returns (nil, nil) when cfg is
@@ -131,6 +136,7 @@ func Start(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Node, erro
 		stop:       make(chan struct{}),
 		closedCh:   make(chan struct{}),
 		storeReady: make(chan struct{}),
+		storeNone:  make(chan struct{}),
 	}
 	n.reg = newRegistry(n.id, n.roomPrefix)
 	n.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
@@ -213,6 +219,7 @@ func (n *Node) start() error {
 	go n.heartbeatLoop()
 	if n.cfg.recovery() && (n.srv == nil || n.srv.JetStreamEnabled()) {
 		n.wg.Add(1)
+		n.storeWanted.Store(true)
 		go n.setupStore()
 	}
 	return nil
@@ -354,4 +361,13 @@ func (n *Node) shutdown() {
 	}
 	n.m.connected.Set(0)
 	n.m.unregister()
+}
+
+// Incarnation names this run of this node: its id and a random instance
+// that changes when it restarts.
+func (n *Node) Incarnation() string {
+	if n == nil {
+		return ""
+	}
+	return n.id + "." + strconv.FormatUint(n.instance, 36)
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -85,6 +86,34 @@ func (n *Node) StoreReady() <-chan struct{} {
 	return n.storeReady
 }
 
+// StoreWanted reports whether this node numbers its broadcasts with the
+// cluster's store: recovery is on, the node is clustered, and JetStream is
+// there or on its way. Until the store is ready such a node waits for it
+// (AwaitStore) rather than number broadcasts itself: offsets from two
+// sequences would collide.
+func (n *Node) StoreWanted() bool { return n != nil && n.storeWanted.Load() }
+
+// AwaitStore returns the store, waiting for it while it is being set up,
+// within ctx. nil, nil: no store is wanted (StoreWanted).
+func (n *Node) AwaitStore(ctx context.Context) (*Store, error) {
+	if !n.StoreWanted() {
+		return nil, nil
+	}
+	if s := n.store.Load(); s != nil {
+		return s, nil
+	}
+	select {
+	case <-n.storeReady:
+		return n.store.Load(), nil
+	case <-n.storeNone:
+		return nil, nil
+	case <-n.stop:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // streamName derives the stream and bucket names from the subject prefix.
 func streamName(prefix, kind string) string {
 	return kind + "_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(prefix)
@@ -112,6 +141,8 @@ func (n *Node) setupStore() {
 	js, err := jetstream.New(n.nc)
 	if err != nil {
 		n.log.Warn("cluster: JetStream unavailable; recovery stays on one node", "err", err)
+		n.storeWanted.Store(false)
+		close(n.storeNone)
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -134,6 +165,12 @@ func (n *Node) setupStore() {
 			return
 		}
 		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			n.log.Warn("cluster: the NATS server has no JetStream; recovery stays on one node", "err", err)
+			n.storeWanted.Store(false)
+			close(n.storeNone)
 			return
 		}
 		if !warned {
@@ -181,9 +218,6 @@ func (n *Node) tryStoreWith(ctx context.Context, js jetstream.JetStream, replica
 		MaxAge:            historyMaxAge(n.cfg.RecoveryWindow),
 		MaxMsgsPerSubject: int64(n.cfg.RecoveryMaxMessages),
 		Discard:           jetstream.DiscardOld,
-		// Reads are direct gets, answered by any replica: a recovery right
-		// after a node died does not wait for the stream's new leader.
-		AllowDirect: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("history stream: %w", err)
@@ -276,17 +310,20 @@ func (s *Store) Append(ctx context.Context, room, event string, data []byte, exc
 // the history may no longer reach back: a room holds RECOVERY_MAX_MESSAGES
 // or more after its offset (the oldest of them may have been dropped; one
 // too many is refused rather than risk a silent gap), or an offset is past
-// the stream's last sequence (not one the cluster issued; checked when the
-// stream's leader answers within a second). Age never drops a broadcast a
-// kept session missed (historyMaxAge). Reads are direct gets (any replica).
+// the stream's last sequence (not one the cluster issued). Age never drops
+// a broadcast a kept session missed (historyMaxAge).
+//
+// Every read is answered by the stream's leader, never by a replica: a
+// replica that is catching up (a node restarted after kill -9 serves direct
+// gets from 90 % synchronised) would answer "no more" early, a silent gap.
+// While the stream elects a leader, reads wait for it, within ctx.
 func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept, ok bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, takeTimeout)
-	defer cancel()
-	ictx, icancel := context.WithTimeout(ctx, time.Second)
-	info, ierr := s.stream.Info(ictx)
-	icancel()
+	last, err := s.leaderLastSeq(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("cluster: history state: %w", err)
+	}
 	for room, after := range rooms {
-		if ierr == nil && after > info.State.LastSeq {
+		if after > last {
 			return nil, false, nil
 		}
 		got, ok, err := s.roomSince(ctx, room, after)
@@ -295,26 +332,18 @@ func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept
 		}
 		kept = append(kept, got...)
 	}
-	slices.SortFunc(kept, func(a, b Kept) int {
-		switch {
-		case a.Seq < b.Seq:
-			return -1
-		case a.Seq > b.Seq:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(kept, func(a, b Kept) int { return cmp.Compare(a.Seq, b.Seq) })
 	return kept, true, nil
 }
 
-// roomSince reads room's broadcasts after seq, one direct get each (the
-// next on the subject), at most s.max of them.
+// roomSince reads room's broadcasts after seq from the stream's leader, one
+// get each (the next on the subject), at most s.max of them.
 func (s *Store) roomSince(ctx context.Context, room string, after uint64) ([]Kept, bool, error) {
 	subj := s.subject(room)
 	var out []Kept
 	next := after + 1
 	for {
-		m, err := s.getNext(ctx, next, subj)
+		m, err := s.leaderGetNext(ctx, next, subj)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return out, true, nil
 		}
@@ -331,27 +360,40 @@ func (s *Store) roomSince(ctx context.Context, room string, after uint64) ([]Kep
 	}
 }
 
-// getNext gets the first message at or after seq on subj: from the
-// stream's leader (up to date), else, while it does not answer (a node just
-// died, a leader is being elected), a direct get answered by any replica,
-// retried while none answers.
-func (s *Store) getNext(ctx context.Context, seq uint64, subj string) (*jetstream.RawStreamMsg, error) {
-	if m, err := s.leaderGet(ctx, seq, subj); err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
-		return m, err
-	}
+// leaderRetry calls op until the stream's leader answers it (or says there
+// is no such message), waiting out a leader election, within ctx.
+func leaderRetry[T any](ctx context.Context, op func(context.Context) (T, error)) (T, error) {
 	for {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		m, err := s.stream.GetMsg(actx, seq, jetstream.WithGetMsgSubject(subj))
+		v, err := op(actx)
 		cancel()
 		if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) {
-			return m, err
+			return v, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return v, err
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// leaderGetNext gets the first message at or after seq on subj from the
+// stream's leader, waiting out an election.
+func (s *Store) leaderGetNext(ctx context.Context, seq uint64, subj string) (*jetstream.RawStreamMsg, error) {
+	return leaderRetry(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) { return s.leaderGet(ctx, seq, subj) })
+}
+
+// leaderLastSeq is the stream's last sequence as its leader knows it,
+// waiting out an election.
+func (s *Store) leaderLastSeq(ctx context.Context) (uint64, error) {
+	return leaderRetry(ctx, func(ctx context.Context) (uint64, error) {
+		info, err := s.stream.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.State.LastSeq, nil
+	})
 }
 
 // LastSeq returns the stream's last sequence.
@@ -401,7 +443,10 @@ func conflict(err error) bool {
 		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence)
 }
 
-// GetSession reads a session's record and its revision, for TakeSession.
+// GetSession reads a session's record and its revision. It is a direct get,
+// answered by any replica: it works while the bucket elects a leader. A
+// replica that lags may answer an older record; records change only when a
+// session's rooms do, seconds apart, so it is the one the session had.
 func (s *Store) GetSession(ctx context.Context, pid string) (rec []byte, rev uint64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
 	defer cancel()
@@ -415,40 +460,29 @@ func (s *Store) GetSession(ctx context.Context, pid string) (rec []byte, rev uin
 	return e.Value(), e.Revision(), nil
 }
 
-// takeTimeout bounds TakeSession: the bucket's stream may be electing a new
-// leader after its node died (seconds), and the take needs one.
-const takeTimeout = 14 * time.Second
-
-// TakeSession deletes the record read at rev, only if nobody wrote or took
-// it since: ErrTaken otherwise. It retries within takeTimeout while the
-// bucket does not answer (a conflict is an answer: a retried delete that
-// had gone through is a conflict too, and the record is gone either way).
-func (s *Store) TakeSession(ctx context.Context, pid string, rev uint64) error {
-	ctx, cancel := context.WithTimeout(ctx, takeTimeout)
+// AdoptSession writes a session's record over whatever the bucket holds
+// for it (a recovery here makes this node its writer) and returns the new
+// revision, for this node's next PutSession.
+func (s *Store) AdoptSession(ctx context.Context, pid string, rec []byte) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
 	defer cancel()
-	for attempt := 0; ; attempt++ {
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		err := s.kv.Delete(actx, sessionKey(pid), jetstream.LastRevision(rev))
-		acancel()
-		switch {
-		case err == nil:
-			return nil
-		case conflict(err):
-			if attempt > 0 {
-				// Maybe our own earlier attempt: it is ours if the
-				// record is gone now (a taker deletes, a writer writes).
-				if _, _, gerr := s.GetSession(ctx, pid); errors.Is(gerr, ErrNoSession) {
-					return nil
-				}
-			}
-			return ErrTaken
+	var err error
+	for range 5 {
+		var rev uint64
+		switch e, gerr := s.kv.Get(ctx, sessionKey(pid)); {
+		case gerr == nil:
+			rev, err = s.kv.Update(ctx, sessionKey(pid), rec, e.Revision())
+		case errors.Is(gerr, jetstream.ErrKeyNotFound): // never, or deleted
+			rev, err = s.kv.Create(ctx, sessionKey(pid), rec)
+		default:
+			return 0, gerr
 		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(100 * time.Millisecond):
+		if err == nil || !conflict(err) {
+			return rev, err
 		}
+		// Written meanwhile (its old node's last write): over it again.
 	}
+	return 0, err
 }
 
 // DeleteSession forgets a session (its client ended it, or it was taken here).

@@ -135,30 +135,30 @@ func TestStoreSessions(t *testing.T) {
 			t.Fatalf("key %q", k)
 		}
 	}
-	// Written again since it was read: the take fails; read again, it works
-	// once, and a second taker loses.
-	if _, err := s.PutSession(ctx, pid, []byte("v2"), r1); err != nil {
+	// A writer writes on its own last revision: one that another node wrote
+	// over since (a recovery adopted the session there) is not brought back.
+	r2, err := s.AdoptSession(ctx, pid, []byte("adopted"))
+	if err != nil || r2 <= r1 {
+		t.Fatalf("adopt: %d %v", r2, err)
+	}
+	if _, err := s.PutSession(ctx, pid, []byte("stale"), r1); !errors.Is(err, ErrTaken) {
+		t.Fatalf("stale writer: %v", err)
+	}
+	if rec, _, _ := s.GetSession(ctx, pid); string(rec) != "adopted" {
+		t.Fatalf("after a stale write: %q", rec)
+	}
+	// The adopter writes on from its revision; a deleted record is adopted too.
+	if _, err := s.PutSession(ctx, pid, []byte("v3"), r2); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TakeSession(ctx, pid, rev); !errors.Is(err, ErrTaken) {
-		t.Fatalf("stale take: %v", err)
-	}
-	_, rev, err = s.GetSession(ctx, pid)
-	if err != nil {
+	if err := s.DeleteSession(ctx, pid); err != nil {
 		t.Fatal(err)
-	}
-	if err := s.TakeSession(ctx, pid, rev); err != nil {
-		t.Fatalf("take: %v", err)
-	}
-	if err := s.TakeSession(ctx, pid, rev); !errors.Is(err, ErrTaken) {
-		t.Fatalf("second take: %v", err)
 	}
 	if _, _, err := s.GetSession(ctx, pid); !errors.Is(err, ErrNoSession) {
-		t.Fatalf("taken pid: %v", err)
+		t.Fatalf("deleted pid: %v", err)
 	}
-	// The node that wrote it cannot bring a taken record back.
-	if _, err := s.PutSession(ctx, pid, []byte("v3"), rev); !errors.Is(err, ErrTaken) {
-		t.Fatalf("write after take: %v", err)
+	if _, err := s.AdoptSession(ctx, pid, []byte("again")); err != nil {
+		t.Fatalf("adopt a deleted record: %v", err)
 	}
 	if _, err := s.PutSession(ctx, "other", []byte("x"), 0); err != nil {
 		t.Fatal(err)
@@ -198,16 +198,13 @@ func TestStoreMesh(t *testing.T) {
 	if len(kept) != 2 || kept[0].Seq != seqs[1] || kept[1].Seq != seqs[2] {
 		t.Fatalf("after losing a: %+v", kept)
 	}
-	_, rev, err := b.GetSession(ctx, "pid-mesh")
-	if err != nil {
-		t.Fatal(err)
+	if rec, _, err := b.GetSession(ctx, "pid-mesh"); err != nil || string(rec) != "rec" {
+		t.Fatalf("session on the survivors: %q %v", rec, err)
 	}
-	if err := c.TakeSession(ctx, "pid-mesh", rev); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.TakeSession(ctx, "pid-mesh", rev); !errors.Is(err, ErrTaken) {
-		t.Fatalf("second node's take: %v", err)
-	}
+	waitFor(t, "a session adopted on a survivor", func() bool {
+		_, err := c.AdoptSession(ctx, "pid-mesh", []byte("on c"))
+		return err == nil
+	})
 	// New broadcasts go on numbering after the old ones.
 	if more := appendN(t, b, "workspace:w:k", 4, 4); more[0] <= seqs[2] {
 		t.Fatalf("offset %d after %d", more[0], seqs[2])

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -372,20 +373,22 @@ func readRecord(ctx context.Context, log *slog.Logger, node *cluster.Node, pid s
 	}
 }
 
-// readHistory reads what rooms kept after from (or each room's join offset).
-func readHistory(ctx context.Context, log *slog.Logger, st *cluster.Store, rooms map[string]uint64, from uint64) ([]cluster.Kept, string) {
-	after := make(map[string]uint64, len(rooms))
+// readHistory reads what rooms kept after from (or each room's join
+// offset), in offset order, through the node's coalesced reads.
+func readHistory(ctx context.Context, log *slog.Logger, hr *historyReads, st *cluster.Store, rooms map[string]uint64, from uint64) ([]cluster.Kept, string) {
+	var kept []cluster.Kept
 	for name, joinedAt := range rooms {
-		after[name] = max(from, joinedAt)
+		got := hr.read(ctx, st, name, max(from, joinedAt))
+		switch {
+		case got.err != nil:
+			log.Warn("recovery: history read failed", "err", got.err)
+			return nil, recoveryUnknown
+		case !got.ok:
+			return nil, recoveryTooOld
+		}
+		kept = append(kept, got.kept...)
 	}
-	kept, ok, err := st.Since(ctx, after)
-	switch {
-	case err != nil:
-		log.Warn("recovery: history read failed", "err", err)
-		return nil, recoveryUnknown
-	case !ok:
-		return nil, recoveryTooOld
-	}
+	slices.SortFunc(kept, func(a, b cluster.Kept) int { return cmp.Compare(a.Seq, b.Seq) })
 	return kept, ""
 }
 
@@ -421,7 +424,7 @@ func (a *connectionActor) roomsRejoined(ctx actor.Context) {
 	}
 	r.historyRead = true
 	rooms, from := maps(r.rooms), r.from
-	self, root, node, log := ctx.Self(), a.d.root, a.d.cluster, a.logger()
+	self, root, node, log, reads := ctx.Self(), a.d.root, a.d.cluster, a.logger(), a.d.historyReads
 	if !a.d.tasks.goTask(func(tctx context.Context) {
 		tctx, cancel := context.WithTimeout(tctx, clusterAskTimeout)
 		defer cancel()
@@ -434,7 +437,7 @@ func (a *connectionActor) roomsRejoined(ctx actor.Context) {
 			root.Send(self, &historyFetched{result: recoveryUnknown})
 			return
 		}
-		kept, result := readHistory(tctx, log, st, rooms, from)
+		kept, result := readHistory(tctx, log, reads, st, rooms, from)
 		root.Send(self, &historyFetched{kept: kept, result: result})
 	}) {
 		root.Send(self, &historyFetched{result: recoveryUnknown})

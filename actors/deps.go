@@ -41,6 +41,8 @@ type deps struct {
 	// mirror writes the sessions to the cluster's bucket (clustered.go);
 	// nil when recovery is off or the node is single.
 	mirror *mirror
+	// historyReads coalesces clustered recoveries' history reads (historyreads.go).
+	historyReads *historyReads
 	// detached maps the sid of a session being kept for recovery to its
 	// record, from the moment its connection detaches it (before its rooms
 	// hear the connection ended) until the session stops: a room keeps

@@ -84,6 +84,7 @@ func NewSystem(cfg Config, dp Deps) (*System, error) {
 		d.history = newHistory(d.cfg.RecoveryMaxMessages, d.cfg.RecoveryWindow)
 		if d.cluster != nil {
 			d.mirror = newMirror(d)
+			d.historyReads = newHistoryReads(d.tasks.goTask)
 		}
 	}
 	protoLog := slog.New(minLevel{dp.Logger.Handler(), slog.LevelWarn}).With("lib", "protoactor")

@@ -307,28 +307,24 @@ func (s *Store) Append(ctx context.Context, room, event string, data []byte, exc
 
 // Since returns the kept broadcasts of rooms (a room maps to the offset
 // after which its broadcasts are wanted), in offset order. ok is false when
-// the history may no longer reach back: a room holds RECOVERY_MAX_MESSAGES
-// or more after its offset (the oldest of them may have been dropped; one
-// too many is refused rather than risk a silent gap), or an offset is past
+// the history may no longer reach back (ReachesBack), or an offset is past
 // the stream's last sequence (not one the cluster issued). Age never drops
 // a broadcast a kept session missed (historyMaxAge).
-//
-// Every read is answered by the stream's leader, never by a replica: a
-// replica that is catching up (a node restarted after kill -9 serves direct
-// gets from 90 % synchronised) would answer "no more" early, a silent gap.
-// While the stream elects a leader, reads wait for it, within ctx.
 func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept, ok bool, err error) {
-	last, err := s.leaderLastSeq(ctx)
+	last, err := s.LastSeq(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("cluster: history state: %w", err)
+		return nil, false, err
 	}
 	for room, after := range rooms {
 		if after > last {
 			return nil, false, nil
 		}
-		got, ok, err := s.roomSince(ctx, room, after)
-		if err != nil || !ok {
-			return nil, ok, err
+		got, err := s.ReadRoom(ctx, room, after)
+		if err != nil {
+			return nil, false, err
+		}
+		if !s.ReachesBack(got, after) {
+			return nil, false, nil
 		}
 		kept = append(kept, got...)
 	}
@@ -336,28 +332,46 @@ func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept
 	return kept, true, nil
 }
 
-// roomSince reads room's broadcasts after seq from the stream's leader, one
-// get each (the next on the subject), at most s.max of them.
-func (s *Store) roomSince(ctx context.Context, room string, after uint64) ([]Kept, bool, error) {
+// ReachesBack applies the reach-back rule to a room's broadcasts read
+// after an offset (ReadRoom): the stream keeps RECOVERY_MAX_MESSAGES per
+// room, so with that many (less one) after the offset, the oldest after it
+// may have been dropped. One too many is refused rather than risk a silent
+// gap.
+func (s *Store) ReachesBack(kept []Kept, after uint64) bool {
+	n := 0
+	for _, k := range kept {
+		if k.Seq > after {
+			n++
+		}
+	}
+	return n+1 < s.max
+}
+
+// ReadRoom reads room's broadcasts after an offset, oldest first, one get
+// each (the next on the subject), at most RECOVERY_MAX_MESSAGES: all the
+// stream keeps of a room.
+//
+// Every read is answered by the stream's leader, never by a replica: a
+// replica that is catching up (a node restarted after kill -9 serves direct
+// gets from 90 % synchronised) would answer "no more" early, a silent gap.
+// While the stream elects a leader, reads wait for it, within ctx.
+func (s *Store) ReadRoom(ctx context.Context, room string, after uint64) ([]Kept, error) {
 	subj := s.subject(room)
 	var out []Kept
-	next := after + 1
-	for {
+	for next := after + 1; len(out) < s.max; {
 		m, err := s.leaderGetNext(ctx, next, subj)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return out, true, nil
+			break
 		}
 		if err != nil {
-			return nil, false, fmt.Errorf("cluster: history read: %w", err)
-		}
-		if len(out)+1 >= s.max {
-			return nil, false, nil
+			return nil, fmt.Errorf("cluster: history read: %w", err)
 		}
 		if exceptSID, event, data, derr := decodeHistMsg(m.Data); derr == nil {
 			out = append(out, Kept{Seq: m.Sequence, Room: room, Event: event, Data: data, ExceptSID: exceptSID})
 		}
 		next = m.Sequence + 1
 	}
+	return out, nil
 }
 
 // leaderRetry calls op until the stream's leader answers it (or says there
@@ -384,27 +398,21 @@ func (s *Store) leaderGetNext(ctx context.Context, seq uint64, subj string) (*je
 	return leaderRetry(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) { return s.leaderGet(ctx, seq, subj) })
 }
 
-// leaderLastSeq is the stream's last sequence as its leader knows it,
-// waiting out an election.
-func (s *Store) leaderLastSeq(ctx context.Context) (uint64, error) {
-	return leaderRetry(ctx, func(ctx context.Context) (uint64, error) {
+
+// LastSeq returns the stream's last sequence as its leader knows it,
+// waiting out an election within ctx.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	last, err := leaderRetry(ctx, func(ctx context.Context) (uint64, error) {
 		info, err := s.stream.Info(ctx)
 		if err != nil {
 			return 0, err
 		}
 		return info.State.LastSeq, nil
 	})
-}
-
-// LastSeq returns the stream's last sequence.
-func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
-	defer cancel()
-	info, err := s.stream.Info(ctx)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("cluster: history state: %w", err)
 	}
-	return info.State.LastSeq, nil
+	return last, nil
 }
 
 // sessionKey is the bucket key of pid: a hash, never the pid.

@@ -2,6 +2,7 @@ package actors_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -153,5 +154,52 @@ func TestClusterRecoveryStolenPidAcrossNodes(t *testing.T) {
 	publishFull(b, "workspace:w:dashboard", "live", 1)
 	if got := owner.expectBroadcast("live"); string(got.data) != "1" {
 		t.Fatalf("owner in its room again: %s", got.data)
+	}
+}
+
+// TestClusterBroadcastWithoutHistoryIsRefused: a clustered node whose
+// JetStream never forms (its only peer is not there) does not number a
+// broadcast itself: the publish is refused, a client's relayed event gets
+// UPSTREAM_UNAVAILABLE, and nobody receives either (a broadcast missing from
+// the history would be a silent gap for a client away meanwhile).
+func TestClusterBroadcastWithoutHistoryIsRefused(t *testing.T) {
+	l1, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, absent := l1.Addr().String(), l2.Addr().String()
+	l1.Close()
+	l2.Close()
+	h := newHarness(t, func(o *options) {
+		o.actors.RecoveryWindow = time.Minute
+		o.cluster = &cluster.Config{
+			Listen: "127.0.0.1:0", ClusterListen: own, Routes: []string{"nats-route://" + own, "nats-route://" + absent},
+			NodeID: "alone", HeartbeatInterval: clusterHeartbeat, RecipientsWait: 2 * time.Second,
+			RecoveryWindow: time.Minute, RecoveryMaxMessages: actors.DefaultRecoveryMaxMessages,
+		}
+	})
+	if !h.node.StoreWanted() {
+		t.Fatal("a clustered node with recovery on wants the cluster's store")
+	}
+	const room = "workspace:w:dashboard"
+	sender, other := h.dial(token(t, "s", "w")), h.dial(token(t, "o", "w"))
+	joinAll(room, sender, other)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := h.sys.Publish(ctx, room, "n", []byte(`1`)); !errors.Is(err, actors.ErrHistoryUnavailable) {
+		t.Fatalf("publish without a history: %v", err)
+	}
+	if got := sender.call("dashboard_action", map[string]any{"action": "approve"}); got["error"] != "UPSTREAM_UNAVAILABLE" {
+		t.Fatalf("relay without a history: %v", got)
+	}
+	if n := h.metric("ws_history_refused_total"); n != 2 {
+		t.Fatalf("ws_history_refused_total %v, want 2", n)
+	}
+	if n := h.metric("ws_room_deliveries_total"); n != 0 {
+		t.Fatalf("%v deliveries of refused broadcasts", n)
 	}
 }

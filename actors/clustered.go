@@ -48,6 +48,11 @@ const clusterAskTimeout = 18 * time.Second
 // cannot be replayed would be a silent gap for a client away meanwhile.
 var ErrHistoryUnavailable = errors.New("actors: the cluster's recovery history is unavailable; the broadcast was not delivered")
 
+// historyWait bounds how long a broadcast waits for the cluster's history
+// to take it: the store being set up, or a stream electing a new leader
+// after its node died (seconds).
+const historyWait = 10 * time.Second
+
 // clusterNumbered reports whether this node's broadcasts take their offsets
 // from the cluster's history stream (recovery on, clustered, JetStream).
 func (d *deps) clusterNumbered() bool { return d.history != nil && d.cluster.StoreWanted() }
@@ -60,6 +65,8 @@ func (d *deps) appendOffset(ctx context.Context, room, event string, data json.R
 	if !d.clusterNumbered() {
 		return 0, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, historyWait)
+	defer cancel()
 	st, err := d.cluster.AwaitStore(ctx)
 	if err == nil && st == nil {
 		return 0, nil // the NATS server turned out to have no JetStream

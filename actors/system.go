@@ -198,7 +198,9 @@ func (s *System) Publish(ctx context.Context, room, event string, data json.RawM
 	start := time.Now()
 	// Clustered: the history stream's offset. Not cancelled with the
 	// request: a broadcast the stream took is delivered.
-	off, err := s.d.appendOffset(context.WithoutCancel(ctx), room, event, data, "")
+	actx, cancel := uncancelled(ctx)
+	off, err := s.d.appendOffset(actx, room, event, data, "")
+	cancel()
 	if err != nil {
 		return messages.PublishResult{}, err
 	}
@@ -213,6 +215,16 @@ func (s *System) Publish(ctx context.Context, room, event string, data json.RawM
 		return messages.PublishResult{}, err
 	}
 	return messages.PublishResult{Recipients: local + remote, Partial: partial}, nil
+}
+
+// uncancelled is ctx without its cancellation (a client that hangs up does
+// not cut a broadcast in two: kept but not delivered) and with its deadline.
+func uncancelled(ctx context.Context) (context.Context, context.CancelFunc) {
+	out := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(out, dl)
+	}
+	return out, func() {}
 }
 
 // Presence answers who is present in room (docs/PROTOCOL.md "Presence"),

@@ -135,12 +135,18 @@ func publishNumber(addr, room string, n int) (int, error) {
 }
 
 // TestProcessRecoveryOnAnotherNodeAfterItsNodeEnds: three binaries; a client
-// on node A, node C publishing a numbered stream; A ends (SIGTERM or kill
-// -9), the client reconnects to node B with its pid and last offset and
-// gets its session back with every number exactly once, in order.
+// on node A, node C publishing a numbered stream; the client's connection
+// breaks while A runs on, or A ends (SIGTERM or kill -9); the client
+// reconnects to node B with its pid and last offset and gets its session
+// back with every number exactly once, in order.
 func TestProcessRecoveryOnAnotherNodeAfterItsNodeEnds(t *testing.T) {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		t.Run(sig.String(), func(t *testing.T) {
+	// 0: the client's transport breaks and A runs on.
+	for _, sig := range []syscall.Signal{0, syscall.SIGTERM, syscall.SIGKILL} {
+		name := sig.String()
+		if sig == 0 {
+			name = "transport break"
+		}
+		t.Run(name, func(t *testing.T) {
 			nodes := startJSCluster(t)
 			a, b, c := nodes[0], nodes[1], nodes[2]
 			tok, _ := security.MintHS256([]byte(processSecret), security.Claims{Subject: "u1", WorkspaceID: "w", ExpiresAt: time.Now().Add(time.Hour)})
@@ -214,11 +220,11 @@ func TestProcessRecoveryOnAnotherNodeAfterItsNodeEnds(t *testing.T) {
 				if code, log := a.wait(t); code != 0 {
 					t.Fatalf("A exited %d\n%s", code, log)
 				}
-			} else {
+			} else if sig != 0 {
 				_ = a.cmd.Process.Signal(sig)
 				a.wait(t)
 			}
-			ws.Close()
+			ws.Close() // with A running: the TCP connection just ends
 			// A few more numbers while the client is away.
 			for n := range step {
 				if n >= lastK+5 {

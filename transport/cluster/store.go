@@ -175,7 +175,7 @@ func (n *Node) setupStore() {
 		}
 		if !warned {
 			warned = true
-			n.log.Warn("cluster: JetStream not available yet; recovery stays on one node until it is", "err", err)
+			n.log.Warn("cluster: JetStream not available yet; broadcasts and recoveries wait for it", "err", err)
 		}
 		select {
 		case <-time.After(wait):
@@ -397,7 +397,6 @@ func leaderRetry[T any](ctx context.Context, op func(context.Context) (T, error)
 func (s *Store) leaderGetNext(ctx context.Context, seq uint64, subj string) (*jetstream.RawStreamMsg, error) {
 	return leaderRetry(ctx, func(ctx context.Context) (*jetstream.RawStreamMsg, error) { return s.leaderGet(ctx, seq, subj) })
 }
-
 
 // LastSeq returns the stream's last sequence as its leader knows it,
 // waiting out an election within ctx.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -166,10 +168,12 @@ func (n *Node) start() error {
 		}
 		if !n.cfg.recovery() {
 			storeDir = ""
-		} else if n.cfg.ClusterListen != "" && len(n.cfg.Routes) == 0 {
-			// A clustered JetStream needs routes at start: a node listing
-			// none (the first of a mesh started in order) runs without it.
-			n.log.Warn("cluster: NATS_CLUSTER_LISTEN without NATS_ROUTES: no JetStream on this node, recovery stays on one node; list every node's route on every node, its own included")
+		} else if n.cfg.ClusterListen != "" && !meshListed(n.cfg.ClusterListen, n.cfg.Routes) {
+			// A clustered JetStream needs every server's route at start. A
+			// node whose routes name only the nodes started before it (its
+			// own port 0, or none) runs without it, and so do its peers
+			// configured the same way: recovery stays on each node.
+			n.log.Warn("cluster: NATS_ROUTES does not list this node's own route: no JetStream, recovery stays on one node; list every node's route on every node, its own included")
 			storeDir = ""
 		}
 		srv, err := startServer(n.cfg, n.id, storeDir, n.log)
@@ -370,4 +374,21 @@ func (n *Node) Incarnation() string {
 		return ""
 	}
 	return n.id + "." + strconv.FormatUint(n.instance, 36)
+}
+
+// meshListed reports whether routes describe a full mesh that includes the
+// node listening for routes on listen: a route on its port (the node's own
+// on one host; every node's, when all hosts use the same port). Port 0 (any)
+// cannot be listed.
+func meshListed(listen string, routes []string) bool {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "0" {
+		return false
+	}
+	for _, r := range routes {
+		if u, err := url.Parse(r); err == nil && u.Port() == port {
+			return true
+		}
+	}
+	return false
 }

@@ -334,9 +334,9 @@ func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept
 
 // ReachesBack applies the reach-back rule to a room's broadcasts read
 // after an offset (ReadRoom): the stream keeps RECOVERY_MAX_MESSAGES per
-// room, so with that many (less one) after the offset, the oldest after it
-// may have been dropped. One too many is refused rather than risk a silent
-// gap.
+// room, so with that many after the offset, one older than them but after
+// the offset may have been dropped. That case is refused, whether or not
+// one was, rather than risk a silent gap.
 func (s *Store) ReachesBack(kept []Kept, after uint64) bool {
 	n := 0
 	for _, k := range kept {
@@ -344,7 +344,7 @@ func (s *Store) ReachesBack(kept []Kept, after uint64) bool {
 			n++
 		}
 	}
-	return n+1 < s.max
+	return n < s.max
 }
 
 // ReadRoom reads room's broadcasts after an offset, oldest first, one get

@@ -83,15 +83,6 @@ func (d *deps) appendOffset(ctx context.Context, room, event string, data json.R
 	return off, nil
 }
 
-// store is the cluster's recovery store, nil when recovery is off, the
-// node is single, or JetStream is not ready.
-func (d *deps) store() *cluster.Store {
-	if d.history == nil {
-		return nil
-	}
-	return d.cluster.Store()
-}
-
 // sessionJSON is a session's record in the bucket.
 type sessionJSON struct {
 	// Node is its writer (node id and instance): a node that keeps the

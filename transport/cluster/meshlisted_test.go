@@ -10,8 +10,8 @@ func TestMeshListed(t *testing.T) {
 	}{
 		{"127.0.0.1:6222", []string{"nats-route://127.0.0.1:6222", "nats-route://127.0.0.1:6223"}, true},
 		{"0.0.0.0:6222", []string{"nats-route://gw-1:6222", "nats-route://gw-2:6222"}, true}, // every host on 6222
-		{"127.0.0.1:6223", []string{"nats-route://127.0.0.1:6222"}, false},                    // only the nodes before it
-		{"127.0.0.1:0", []string{"nats-route://127.0.0.1:6222"}, false},                       // any port: cannot be listed
+		{"127.0.0.1:6223", []string{"nats-route://127.0.0.1:6222"}, false},                   // only the nodes before it
+		{"127.0.0.1:0", []string{"nats-route://127.0.0.1:6222"}, false},                      // any port: cannot be listed
 		{"127.0.0.1:6222", nil, false},
 		{"bad", []string{"nats-route://127.0.0.1:6222"}, false},
 	} {

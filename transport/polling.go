@@ -65,9 +65,11 @@ func (p *pollSession) signal() {
 // to collect what is left, then the session ends.
 func (p *pollSession) closedQueue(reason messages.CloseReason) {
 	p.signal()
-	if p.ws.Load() == nil {
-		p.endAfter(closeGrace, reason)
+	if c := p.ws.Load(); c != nil {
+		c.queueClosed(reason)
+		return
 	}
+	p.endAfter(closeGrace, reason)
 }
 
 // Close ends the session for reason (a DISCONNECT first when the reason

@@ -271,6 +271,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, ip strin
 		c.pendingHeld.Store(true)
 		c.carrier, c.client = c, c
 		c.out = newOutbound(s.cfg.OutboundQueueBytes, func() { go c.writePump() })
+		c.out.onClose = c.queueClosed
 	}
 	if sc, ok := c.nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()

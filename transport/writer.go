@@ -70,11 +70,26 @@ func (c *Conn) write(w *frameWriter, frames [][]byte) error {
 			return err
 		}
 		c.writeDeadlineAt = now
+		if c.slow.Load() { // queueClosed ran meanwhile: its deadline stands
+			_ = c.nc.SetWriteDeadline(now)
+		}
 	}
 	return w.writeTo(c.nc, frames)
 }
 
 const deadlineSlack = time.Second
+
+// queueClosed runs when the connection's queue turns closed. A queue that
+// overflowed belongs to a client that stopped reading: its pump is likely
+// blocked in a write that would hold on for WriteTimeout, so the write is
+// ended now and the client dropped at once (the pump sees the timeout and
+// closes as a slow client).
+func (c *Conn) queueClosed(reason messages.CloseReason) {
+	if reason == messages.CloseSlowClient {
+		c.slow.Store(true)
+		_ = c.nc.SetWriteDeadline(time.Now())
+	}
+}
 
 // writeClose sends the close frame and gives the client closeGrace to answer
 // before the read pump gives up on it.

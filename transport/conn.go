@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,8 +47,6 @@ type Conn struct {
 	// pumps run one at a time, and the queue's lock orders one's end
 	// before the next one's start.
 	writeDeadlineAt time.Time
-	// slow is set once the queue overflowed: writes end at once (queueClosed).
-	slow atomic.Bool
 
 	// probe is the polling session this WebSocket probes an upgrade for,
 	// until the upgrade completes (then socket is the session's) or fails.

@@ -50,6 +50,8 @@ type socket struct {
 	// closing is set when the WebSocket close frame was sent: only the
 	// client's answer is waited for, up to closeGrace.
 	closing atomic.Bool
+	// ended is set once the session's end was reported (closed).
+	ended atomic.Bool
 	// skipAttachments counts the binary frames still to come for a refused
 	// binary packet; they are dropped without a second error. Reader only.
 	skipAttachments int
@@ -131,9 +133,13 @@ func (s *socket) openPacket(upgrades ...string) []byte {
 	})
 }
 
-// closed reports the session's end to the gateway, once its readers have
-// stopped; a refused client was never the gateway's.
+// closed reports the session's end to the gateway, once: when its readers
+// have stopped, or for a slow client at its queue's overflow (its reader
+// then delivers nothing more). A refused client was never the gateway's.
 func (s *socket) closed(reason messages.CloseReason) {
+	if s.ended.Swap(true) { // told already: a slow client's, at its overflow
+		return
+	}
 	s.srv.metrics.disconnects.WithLabelValues(reason.String()).Inc()
 	if s.session != nil && !s.refused.Load() {
 		s.session.Closed(reason)
@@ -193,7 +199,9 @@ func (s *socket) handlePacket(frame []byte) (messages.CloseReason, bool) {
 			s.securityEvent(security.EventMalformedPacket, "event before connect")
 			return messages.CloseMalformed, true
 		}
-		s.session.Event(&messages.ClientEvent{Event: p.Event, Args: p.Args, AckID: p.AckID})
+		if !s.ended.Load() { // a slow client's session ended at its overflow
+			s.session.Event(&messages.ClientEvent{Event: p.Event, Args: p.Args, AckID: p.AckID})
+		}
 		return 0, false
 	case socketio.Ack:
 		return 0, false // the gateway never asks clients for acks

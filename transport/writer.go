@@ -70,9 +70,6 @@ func (c *Conn) write(w *frameWriter, frames [][]byte) error {
 			return err
 		}
 		c.writeDeadlineAt = now
-		if c.slow.Load() { // queueClosed ran meanwhile: its deadline stands
-			_ = c.nc.SetWriteDeadline(now)
-		}
 	}
 	return w.writeTo(c.nc, frames)
 }
@@ -80,14 +77,13 @@ func (c *Conn) write(w *frameWriter, frames [][]byte) error {
 const deadlineSlack = time.Second
 
 // queueClosed runs when the connection's queue turns closed. A queue that
-// overflowed belongs to a client that stopped reading: its pump is likely
-// blocked in a write that would hold on for WriteTimeout, so the write is
-// ended now and the client dropped at once (the pump sees the timeout and
-// closes as a slow client).
+// overflowed belongs to a client that stopped reading: the connection ends
+// for the actors now (its rooms, presence and metrics let go of it at once),
+// while the pump, likely blocked in a write, sends the close frame (1013)
+// once the client reads again or WRITE_TIMEOUT passes.
 func (c *Conn) queueClosed(reason messages.CloseReason) {
 	if reason == messages.CloseSlowClient {
-		c.slow.Store(true)
-		_ = c.nc.SetWriteDeadline(time.Now())
+		c.closed(reason)
 	}
 }
 

@@ -199,7 +199,7 @@ func measureDeployment(ctx context.Context, setup PeerSetup, cc ClusterConfig, d
 	if d != DeploySingle {
 		nodes = cc.Nodes
 	}
-	g, err := StartGateways(ctx, setup, nodes, logDir, fmt.Sprintf("%s-%s-%d", clusterFileStem, d, round))
+	g, err := StartGateways(ctx, setup, nodes, logDir, fmt.Sprintf("%s-%s-%d", clusterFileStem, d, round), nil)
 	if err != nil {
 		m.Err = err.Error()
 		return m

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseClusterFlagsDefaultsAreTheFanoutTargets(t *testing.T) {
@@ -52,19 +53,76 @@ func TestParseClusterFlagsRejectsBadValues(t *testing.T) {
 	}
 }
 
-func TestClusterNodeEnvRoutesToTheEarlierNodes(t *testing.T) {
-	if got := clusterNodeEnv(nodeID(0), nil); !slices.Equal(got, []string{"NODE_ID=a", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:0", "NATS_ROUTES="}) {
-		t.Errorf("first node: %q", got)
+func TestMeshNodeEnvListsEveryRouteOnEveryNode(t *testing.T) {
+	routes := []string{"nats-route://127.0.0.1:7001", "nats-route://127.0.0.1:7002", "nats-route://127.0.0.1:7003"}
+	all := "NATS_ROUTES=nats-route://127.0.0.1:7001,nats-route://127.0.0.1:7002,nats-route://127.0.0.1:7003"
+	for _, tc := range []struct {
+		i    int
+		want []string
+	}{
+		{0, []string{"NODE_ID=a", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:7001", all}},
+		{1, []string{"NODE_ID=b", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:7002", all}},
+		{2, []string{"NODE_ID=c", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:7003", all}},
+	} {
+		if got := meshNodeEnv(tc.i, routes); !slices.Equal(got, tc.want) {
+			t.Errorf("node %d: got %q, want %q", tc.i, got, tc.want)
+		}
 	}
-	got := clusterNodeEnv(nodeID(2), []string{"nats-route://127.0.0.1:1", "nats-route://127.0.0.1:2"})
-	if !slices.Contains(got, "NODE_ID=c") || !slices.Contains(got, "NATS_ROUTES=nats-route://127.0.0.1:1,nats-route://127.0.0.1:2") {
-		t.Errorf("third node: %q", got)
+	// The cluster ports are picked before any node starts: distinct, and
+	// each node listens on its own.
+	got, err := freeRoutes(3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The caller's shell cannot cluster (or uncluster) a measured gateway.
-	for _, name := range []string{"NATS_URL", "NATS_LISTEN", "NATS_ROUTES", "NODE_ID"} {
+	if len(got) != 3 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != 3 {
+		t.Errorf("freeRoutes(3) = %q: want 3 distinct routes", got)
+	}
+	for i, r := range got {
+		if !strings.HasPrefix(r, "nats-route://127.0.0.1:") || !slices.Contains(meshNodeEnv(i, got), "NATS_CLUSTER_LISTEN="+strings.TrimPrefix(r, "nats-route://")) {
+			t.Errorf("route %d %q: env %q", i, r, meshNodeEnv(i, got))
+		}
+	}
+	// The caller's shell cannot cluster (or uncluster) a measured gateway,
+	// nor turn its recovery off.
+	for _, name := range []string{"NATS_URL", "NATS_LISTEN", "NATS_CLUSTER_LISTEN", "NATS_ROUTES", "NODE_ID", "RECOVERY_WINDOW"} {
 		if !slices.Contains(gatewayEnvNames(), name) {
 			t.Errorf("%s is not filtered from the inherited environment", name)
 		}
+	}
+}
+
+func TestWaitStoresWaitsOnlyForNodesThatStartedJetStream(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ready := write("a.log", "Starting JetStream\n"+storeReadyLine+"\n")
+	plain := write("b.log", "listening\n")
+	stuck := write("c.log", "Starting JetStream\n")
+	for _, tc := range []struct {
+		name    string
+		logs    []string
+		wantJS  int
+		wantErr int
+	}{
+		{"no JetStream (recovery off)", []string{plain, plain}, 0, 0},
+		{"every store ready", []string{ready, ready}, 2, 0},
+		{"one store never ready", []string{ready, stuck}, 2, 1},
+	} {
+		js, took, errs := waitStores(context.Background(), tc.logs, 100*time.Millisecond)
+		if js != tc.wantJS || len(errs) != tc.wantErr || (js == 0) != (took == 0) {
+			t.Errorf("%s: got %d nodes, %s, errors %q", tc.name, js, took, errs)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if _, _, errs := waitStores(ctx, []string{stuck}, time.Minute); len(errs) != 1 || time.Since(start) > 5*time.Second {
+		t.Errorf("cancelled: errors %q after %s", errs, time.Since(start))
 	}
 }
 
@@ -87,7 +145,7 @@ func TestCopyUntilListeningReadsTheRouteURL(t *testing.T) {
 
 func TestStartGatewaysBounds(t *testing.T) {
 	for _, n := range []int{0, maxClusterNodes + 1} {
-		if _, err := StartGateways(context.Background(), PeerSetup{}, n, t.TempDir(), "x"); err == nil {
+		if _, err := StartGateways(context.Background(), PeerSetup{}, n, t.TempDir(), "x", nil); err == nil {
 			t.Errorf("%d nodes: no error", n)
 		}
 	}

@@ -9,7 +9,8 @@ import (
 )
 
 // runCluster runs the cross-node fan-out comparison (one gateway against
-// several clustered over embedded NATS) and writes its files. It exits 1
+// several clustered over embedded NATS; with -recovery each with recovery
+// on and off) and writes its files. It exits 1
 // when the run or any measurement failed.
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cc, err := bench.ParseClusterFlags(args, stderr)

@@ -37,6 +37,8 @@ const usage = `usage:
   gateway-bench SCENARIO [flags]   run one scenario against a running server
   gateway-bench compare [flags]    start each peer in turn and compare them
   gateway-bench cluster [flags]    fan-out on one gateway vs 3 clustered over embedded NATS
+                                   (-recovery: each with connection state recovery on vs off;
+                                   the burst shape: -rate 0 -clients 5000 -messages 1000 -publishers 8)
   gateway-bench herd -a LABEL=BIN[,…]  SIGTERM node a, its clients reconnecting to node b: reconnects per window
   gateway-bench chaos-kill [flags]  3 clustered gateways, one SIGKILLed and restarted every 20 s under a numbered
                                    stream: recovering subscribers' loss, duplicates, reordering, time back

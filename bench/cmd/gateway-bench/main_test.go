@@ -29,6 +29,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"chaos", "-target", "http://127.0.0.1:8001,http://127.0.0.1:8002"}, 2, "scenario chaos takes a single -target"},
 		{[]string{"cluster", "-repo", "../../..", "-nodes", "1"}, 2, "-nodes must be between 2 and 9"},
 		{[]string{"help", "cluster"}, 0, "-p99-target"},
+		{[]string{"help", "cluster"}, 0, "-recovery"},
+		{[]string{"cluster", "-repo", "../../..", "-recovery", "-relay", "-transport", "polling"}, 2, "-relay and -recovery"},
 		{[]string{"help"}, 0, "gateway-bench cluster"},
 	} {
 		var out, errOut bytes.Buffer

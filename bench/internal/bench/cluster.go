@@ -32,13 +32,23 @@ type ClusterConfig struct {
 	// session on node a; direct sends its polling requests to node a,
 	// relayed to node b, which relays them over NATS to a.
 	Relay bool
+	// Recovery measures what connection state recovery costs instead:
+	// deployments single and cluster each with recovery on (the gateway's
+	// default RECOVERY_WINDOW; the cluster's JetStream history) and off
+	// (RECOVERY_WINDOW=0).
+	Recovery bool
 }
 
-// deployments returns the two deployments the comparison alternates, the
-// baseline first.
+// deployments returns the deployments the comparison measures in
+// rotation, each round in this order: the baseline and the deployment
+// compared with it, or with -recovery each recovery-on deployment followed
+// by the same with recovery off.
 func (cc ClusterConfig) deployments() []Deployment {
-	if cc.Relay {
+	switch {
+	case cc.Relay:
 		return []Deployment{DeployDirect, DeployRelayed}
+	case cc.Recovery:
+		return []Deployment{DeploySingle, DeploySingleNoRecovery, DeployCluster, DeployClusterNoRecovery}
 	}
 	return []Deployment{DeploySingle, DeployCluster}
 }
@@ -48,16 +58,24 @@ const (
 	defaultClusterNodes = 3
 	maxClusterNodes     = 9
 	defaultP99Target    = 1.3
-	clusterFileStem     = "cluster"
+	// recoveryP99Bar is the most recovery may cost a single gateway's
+	// delivery p99: recovery on ÷ off.
+	recoveryP99Bar  = 1.1
+	clusterFileStem = "cluster"
 )
 
 // Deployment is the server side of one cluster-comparison measurement.
 type Deployment string
 
-// The two deployments the cluster comparison alternates.
+// The deployments the cluster comparison measures.
 const (
 	DeploySingle  Deployment = "single"  // one gateway, no NATS
-	DeployCluster Deployment = "cluster" // Nodes gateways with embedded, routed NATS
+	DeployCluster Deployment = "cluster" // Nodes gateways with embedded NATS as a full mesh (JetStream with recovery on)
+	// DeploySingleNoRecovery (-recovery) is single with RECOVERY_WINDOW=0.
+	DeploySingleNoRecovery Deployment = "single-norecovery"
+	// DeployClusterNoRecovery (-recovery) is cluster with
+	// RECOVERY_WINDOW=0: no JetStream.
+	DeployClusterNoRecovery Deployment = "cluster-norecovery"
 	// DeployDirect (-relay) is Nodes clustered gateways, every session on
 	// node a and its polling requests sent there.
 	DeployDirect Deployment = "direct"
@@ -65,6 +83,24 @@ const (
 	// to node b, which relays them to node a.
 	DeployRelayed Deployment = "relayed"
 )
+
+// nodes is how many gateways deployment d runs: one for the single ones,
+// cc.Nodes for the others.
+func (d Deployment) nodes(cc ClusterConfig) int {
+	if d == DeploySingle || d == DeploySingleNoRecovery {
+		return 1
+	}
+	return cc.Nodes
+}
+
+// env is the environment deployment d gives each of its gateways beyond
+// their own and cluster settings.
+func (d Deployment) env() []string {
+	if d == DeploySingleNoRecovery || d == DeployClusterNoRecovery {
+		return []string{"RECOVERY_WINDOW=0"}
+	}
+	return nil
+}
 
 // ParseClusterFlags parses the cluster subcommand's flags: the fan-out
 // target sizes (or -quick ones), the node count, rounds and files.
@@ -76,10 +112,10 @@ func ParseClusterFlags(args []string, usage io.Writer) (ClusterConfig, error) {
 	fs := flag.NewFlagSet("gateway-bench cluster", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.IntVar(&c.Nodes, "nodes", c.Nodes, "gateway nodes in the cluster (the subscribers are spread over all, publishes go to the first)")
-	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "measurements of each deployment (single, cluster, single, …)")
+	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "measurements of each deployment (single, cluster, single, …; with -recovery single, single-norecovery, cluster, cluster-norecovery, single, …)")
 	fs.IntVar(&w.Clients, "clients", w.Clients, "subscribers in the one room (N)")
 	fs.IntVar(&w.Messages, "messages", w.Messages, "messages to publish (M)")
-	fs.Float64Var(&w.Rate, "rate", w.Rate, "messages per second (P); 0 publishes as fast as the server accepts")
+	fs.Float64Var(&w.Rate, "rate", w.Rate, "messages per second (P); 0 publishes as fast as the server accepts (the burst shape: -rate 0 -clients 5000 -messages 1000 -publishers 8)")
 	fs.IntVar(&w.PayloadBytes, "payload", w.PayloadBytes, "bytes of data per message")
 	fs.IntVar(&w.Concurrency, "concurrency", w.Concurrency, "connection attempts in flight during the ramp")
 	fs.IntVar(&w.Publishers, "publishers", w.Publishers, "publish requests in flight")
@@ -92,6 +128,7 @@ func ParseClusterFlags(args []string, usage io.Writer) (ClusterConfig, error) {
 	fs.BoolVar(&w.Progress, "progress", w.Progress, "progress bars on stderr")
 	fs.Var((*transportFlag)(&w.Transport), "transport", "how the subscribers connect: websocket, polling or default")
 	fs.BoolVar(&c.Relay, "relay", false, "measure relayed polls instead: every session on node a, polling requests sent to node a (direct) or node b (relayed, over NATS); needs -transport polling or default, 2 nodes unless -nodes says otherwise")
+	fs.BoolVar(&c.Recovery, "recovery", false, "measure what connection state recovery costs instead: single and cluster each with recovery on (the default RECOVERY_WINDOW; the cluster keeps its history in JetStream) and off (RECOVERY_WINDOW=0); reports the p99 ratios on ÷ off (single's bar ≤ "+fmt.Sprint(recoveryP99Bar)+"×)")
 	if err := fs.Parse(args); err != nil {
 		return ClusterConfig{}, err
 	}
@@ -116,6 +153,9 @@ func ParseClusterFlags(args []string, usage io.Writer) (ClusterConfig, error) {
 	}
 	if c.P99Target <= 0 || math.IsInf(c.P99Target, 0) || math.IsNaN(c.P99Target) {
 		errs = append(errs, fmt.Errorf("-p99-target must be a positive ratio (got %g)", c.P99Target))
+	}
+	if c.Relay && c.Recovery {
+		errs = append(errs, errors.New("-relay and -recovery are two different comparisons: give one"))
 	}
 	if c.Relay && !w.Transport.polls() {
 		errs = append(errs, fmt.Errorf("-relay needs -transport polling or default (got %s)", w.Transport))
@@ -152,10 +192,9 @@ type ClusterComparison struct {
 	Measurements []ClusterMeasurement
 }
 
-// RunClusterComparison measures cc's workload alternately on a single
-// gateway and on a cluster of cc.Nodes gateways (single, cluster, single,
-// …; cc.Rounds each), each measurement on freshly started processes that
-// are stopped afterwards. A deployment that fails is recorded and the rest
+// RunClusterComparison measures cc's workload on each of its deployments
+// in rotation (single, cluster, single, …; cc.Rounds each), each
+// measurement on freshly started processes that are stopped afterwards. A deployment that fails is recorded and the rest
 // go on. A one-line summary of each measurement goes to log.
 func RunClusterComparison(ctx context.Context, cc ClusterConfig, log io.Writer) (*ClusterComparison, error) {
 	limit, err := RaiseFileLimit()
@@ -195,11 +234,7 @@ func RunClusterComparison(ctx context.Context, cc ClusterConfig, log io.Writer) 
 func measureDeployment(ctx context.Context, setup PeerSetup, cc ClusterConfig, d Deployment, round int) ClusterMeasurement {
 	m := ClusterMeasurement{Deployment: d, Round: round}
 	logDir := filepath.Join(cc.OutDir, "logs")
-	nodes := 1
-	if d != DeploySingle {
-		nodes = cc.Nodes
-	}
-	g, err := StartGateways(ctx, setup, nodes, logDir, fmt.Sprintf("%s-%s-%d", clusterFileStem, d, round))
+	g, err := StartGateways(ctx, setup, d.nodes(cc), logDir, fmt.Sprintf("%s-%s-%d", clusterFileStem, d, round), d.env())
 	if err != nil {
 		m.Err = err.Error()
 		return m
@@ -222,6 +257,7 @@ func measureDeployment(ctx context.Context, setup PeerSetup, cc ClusterConfig, d
 	}
 	if res != nil {
 		res.Peer, res.Round = string(d), round
+		res.JetStreamNodes, res.StoreReadySeconds = g.JetStream, g.StoreReady.Seconds()
 	}
 	m.Result = res
 	if runErr != nil {

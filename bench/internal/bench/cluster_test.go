@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseClusterFlagsDefaultsAreTheFanoutTargets(t *testing.T) {
@@ -44,6 +45,7 @@ func TestParseClusterFlagsRejectsBadValues(t *testing.T) {
 		{[]string{"-repo", "/nonexistent"}, "no go.mod of github.com/hyvve/gateway there"},
 		{[]string{"-repo", "../.."}, "no go.mod of github.com/hyvve/gateway there"},
 		{[]string{"-repo", "../../..", "extra"}, "unexpected arguments: extra"},
+		{[]string{"-repo", "../../..", "-recovery", "-relay", "-transport", "polling"}, "-relay and -recovery are two different comparisons"},
 	} {
 		_, err := ParseClusterFlags(tc.args, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -52,19 +54,110 @@ func TestParseClusterFlagsRejectsBadValues(t *testing.T) {
 	}
 }
 
-func TestClusterNodeEnvRoutesToTheEarlierNodes(t *testing.T) {
-	if got := clusterNodeEnv(nodeID(0), nil); !slices.Equal(got, []string{"NODE_ID=a", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:0", "NATS_ROUTES="}) {
-		t.Errorf("first node: %q", got)
+func TestClusterDeployments(t *testing.T) {
+	off := []string{"RECOVERY_WINDOW=0"}
+	type dep struct {
+		d     Deployment
+		nodes int
+		env   []string
 	}
-	got := clusterNodeEnv(nodeID(2), []string{"nats-route://127.0.0.1:1", "nats-route://127.0.0.1:2"})
-	if !slices.Contains(got, "NODE_ID=c") || !slices.Contains(got, "NATS_ROUTES=nats-route://127.0.0.1:1,nats-route://127.0.0.1:2") {
-		t.Errorf("third node: %q", got)
+	for _, tc := range []struct {
+		args []string
+		want []dep
+	}{
+		{nil, []dep{{DeploySingle, 1, nil}, {DeployCluster, 3, nil}}},
+		{[]string{"-nodes", "4"}, []dep{{DeploySingle, 1, nil}, {DeployCluster, 4, nil}}},
+		{[]string{"-recovery"}, []dep{{DeploySingle, 1, nil}, {DeploySingleNoRecovery, 1, off}, {DeployCluster, 3, nil}, {DeployClusterNoRecovery, 3, off}}},
+		{[]string{"-recovery", "-nodes", "2", "-quick"}, []dep{{DeploySingle, 1, nil}, {DeploySingleNoRecovery, 1, off}, {DeployCluster, 2, nil}, {DeployClusterNoRecovery, 2, off}}},
+		{[]string{"-relay", "-transport", "polling"}, []dep{{DeployDirect, 2, nil}, {DeployRelayed, 2, nil}}},
+	} {
+		cc, err := ParseClusterFlags(append([]string{"-repo", "../../.."}, tc.args...), io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		var got []dep
+		for _, d := range cc.deployments() {
+			got = append(got, dep{d, d.nodes(cc), d.env()})
+		}
+		if !slices.EqualFunc(got, tc.want, func(a, b dep) bool { return a.d == b.d && a.nodes == b.nodes && slices.Equal(a.env, b.env) }) {
+			t.Errorf("%v: deployments %v, want %v", tc.args, got, tc.want)
+		}
+		if cc.Recovery != slices.Contains(tc.args, "-recovery") {
+			t.Errorf("%v: Recovery = %v", tc.args, cc.Recovery)
+		}
 	}
-	// The caller's shell cannot cluster (or uncluster) a measured gateway.
-	for _, name := range []string{"NATS_URL", "NATS_LISTEN", "NATS_ROUTES", "NODE_ID"} {
+}
+
+func TestMeshNodeEnvListsEveryRouteOnEveryNode(t *testing.T) {
+	routes := []string{"nats-route://127.0.0.1:7001", "nats-route://127.0.0.1:7002", "nats-route://127.0.0.1:7003"}
+	all := "NATS_ROUTES=nats-route://127.0.0.1:7001,nats-route://127.0.0.1:7002,nats-route://127.0.0.1:7003"
+	for _, tc := range []struct {
+		i    int
+		want []string
+	}{
+		{0, []string{"NODE_ID=a", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:7001", all}},
+		{1, []string{"NODE_ID=b", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:7002", all}},
+		{2, []string{"NODE_ID=c", "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=127.0.0.1:7003", all}},
+	} {
+		if got := meshNodeEnv(tc.i, routes); !slices.Equal(got, tc.want) {
+			t.Errorf("node %d: got %q, want %q", tc.i, got, tc.want)
+		}
+	}
+	// The cluster ports are picked before any node starts: distinct, and
+	// each node listens on its own.
+	got, err := freeRoutes(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != 3 {
+		t.Errorf("freeRoutes(3) = %q: want 3 distinct routes", got)
+	}
+	for i, r := range got {
+		if !strings.HasPrefix(r, "nats-route://127.0.0.1:") || !slices.Contains(meshNodeEnv(i, got), "NATS_CLUSTER_LISTEN="+strings.TrimPrefix(r, "nats-route://")) {
+			t.Errorf("route %d %q: env %q", i, r, meshNodeEnv(i, got))
+		}
+	}
+	// The caller's shell cannot cluster (or uncluster) a measured gateway,
+	// nor turn its recovery off.
+	for _, name := range []string{"NATS_URL", "NATS_LISTEN", "NATS_CLUSTER_LISTEN", "NATS_ROUTES", "NODE_ID", "RECOVERY_WINDOW"} {
 		if !slices.Contains(gatewayEnvNames(), name) {
 			t.Errorf("%s is not filtered from the inherited environment", name)
 		}
+	}
+}
+
+func TestWaitStoresWaitsOnlyForNodesThatStartedJetStream(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ready := write("a.log", "Starting JetStream\n"+storeReadyLine+"\n")
+	plain := write("b.log", "listening\n")
+	stuck := write("c.log", "Starting JetStream\n")
+	for _, tc := range []struct {
+		name    string
+		logs    []string
+		wantJS  int
+		wantErr int
+	}{
+		{"no JetStream (recovery off)", []string{plain, plain}, 0, 0},
+		{"every store ready", []string{ready, ready}, 2, 0},
+		{"one store never ready", []string{ready, stuck}, 2, 1},
+	} {
+		js, took, errs := waitStores(context.Background(), tc.logs, 100*time.Millisecond)
+		if js != tc.wantJS || len(errs) != tc.wantErr || (js == 0) != (took == 0) {
+			t.Errorf("%s: got %d nodes, %s, errors %q", tc.name, js, took, errs)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	if _, _, errs := waitStores(ctx, []string{stuck}, time.Minute); len(errs) != 1 || time.Since(start) > 5*time.Second {
+		t.Errorf("cancelled: errors %q after %s", errs, time.Since(start))
 	}
 }
 
@@ -87,7 +180,7 @@ func TestCopyUntilListeningReadsTheRouteURL(t *testing.T) {
 
 func TestStartGatewaysBounds(t *testing.T) {
 	for _, n := range []int{0, maxClusterNodes + 1} {
-		if _, err := StartGateways(context.Background(), PeerSetup{}, n, t.TempDir(), "x"); err == nil {
+		if _, err := StartGateways(context.Background(), PeerSetup{}, n, t.TempDir(), "x", nil); err == nil {
 			t.Errorf("%d nodes: no error", n)
 		}
 	}
@@ -182,5 +275,138 @@ func TestClusterSummaryLine(t *testing.T) {
 		ConvergeSeconds: 0.25, ConvergeProbes: 3, PublishPartial: 1, Latency: LatencySummary{P99: 2}}}
 	if s := m.summary(); !strings.Contains(s, "cluster") || !strings.Contains(s, "round 2") || !strings.Contains(s, "converged in 0.25s, 1 partial answers") {
 		t.Errorf("summary %q", s)
+	}
+}
+
+// fakeRecoveryComparison is a -recovery comparison of two rounds: single
+// p99 4 and 6 with recovery on, 5 off; cluster clusterOn on, 5 off
+// (round 2 of cluster-norecovery failed).
+func fakeRecoveryComparison(t *testing.T, singleOn2, clusterOn float64) *ClusterComparison {
+	res := func(d Deployment, p99 float64, nodes, js int) *Result {
+		r := &Result{Scenario: ScenarioFanout, Peer: string(d), Latency: LatencySummary{P50: p99 / 2, P99: p99}, Expected: 1000, Received: 1000,
+			ServerRecipients: 1000, DeliveriesPerSec: 100 * p99, PublishRate: 50, JetStreamNodes: js, CDF: []float64{0.5, 1, p99},
+			Server: &ServerStats{CPUPublishSecs: p99 / 1000, OtherCPUSeconds: new(0.5)}}
+		if js > 0 {
+			r.StoreReadySeconds = 1.5
+		}
+		for i := range nodes {
+			if nodes > 1 {
+				r.Server.Nodes = append(r.Server.Nodes, NodeStats{PID: 100 + i, CPUPublishSecs: float64(i + 1)})
+				r.PerTarget = append(r.PerTarget, TargetStats{Clients: 100, Latency: LatencySummary{P99: p99}})
+			}
+		}
+		return r
+	}
+	w := DefaultConfig(ScenarioFanout, false)
+	return &ClusterComparison{
+		Config: ClusterConfig{Nodes: 2, Rounds: 2, Workload: w, P99Target: 1.3, Recovery: true, OutDir: t.TempDir(), RepoDir: "../../.."},
+		Measurements: []ClusterMeasurement{
+			{Deployment: DeploySingle, Round: 1, Result: res(DeploySingle, 4, 1, 0)},
+			{Deployment: DeploySingleNoRecovery, Round: 1, Result: res(DeploySingleNoRecovery, 5, 1, 0)},
+			{Deployment: DeployCluster, Round: 1, Result: res(DeployCluster, clusterOn, 2, 2)},
+			{Deployment: DeployClusterNoRecovery, Round: 1, Result: res(DeployClusterNoRecovery, 5, 2, 0)},
+			{Deployment: DeploySingle, Round: 2, Result: res(DeploySingle, singleOn2, 1, 0)},
+			{Deployment: DeploySingleNoRecovery, Round: 2, Result: res(DeploySingleNoRecovery, 5, 1, 0)},
+			{Deployment: DeployCluster, Round: 2, Result: res(DeployCluster, clusterOn, 2, 2)},
+			{Deployment: DeployClusterNoRecovery, Round: 2, Err: "bench: no \"JetStream recovery store ready\" within 30s"},
+		},
+	}
+}
+
+func TestRecoveryRatios(t *testing.T) {
+	for _, tc := range []struct {
+		name                      string
+		singleOn2, clusterOn      float64
+		wantSingle, wantCluster   float64
+		wantSingleVerdict, wantRt string
+	}{
+		{"within the bar", 6, 8, 1, 1.6, "met", "1.00×"},
+		{"over the bar", 8, 5, 1.2, 1, "**missed**", "1.20×"},
+	} {
+		c := fakeRecoveryComparison(t, tc.singleOn2, tc.clusterOn)
+		single, cluster := c.RecoveryRatios()
+		if math.Abs(single-tc.wantSingle) > 1e-9 || math.Abs(cluster-tc.wantCluster) > 1e-9 {
+			t.Errorf("%s: ratios %g, %g; want %g, %g", tc.name, single, cluster, tc.wantSingle, tc.wantCluster)
+		}
+		if v := verdictText(single, recoveryP99Bar); v != tc.wantSingleVerdict {
+			t.Errorf("%s: verdict %q, want %q", tc.name, v, tc.wantSingleVerdict)
+		}
+		var b strings.Builder
+		if err := c.WriteMarkdown(&b); err != nil {
+			t.Fatal(err)
+		}
+		if want := "single recovery on ÷ off: " + tc.wantRt + " (bar ≤ 1.1×: " + tc.wantSingleVerdict + ")"; !strings.Contains(b.String(), want) {
+			t.Errorf("%s: markdown lacks %q:\n%s", tc.name, want, b.String())
+		}
+	}
+	// A deployment without a measurement has no ratio.
+	c := fakeRecoveryComparison(t, 6, 8)
+	c.Measurements = c.Measurements[:2]
+	if _, cluster := c.RecoveryRatios(); !math.IsNaN(cluster) || verdictText(cluster, 1.1) != "not measured" {
+		t.Errorf("no cluster measurement: ratio %g", cluster)
+	}
+}
+
+func TestRecoveryMarkdown(t *testing.T) {
+	c := fakeRecoveryComparison(t, 6, 8)
+	var b strings.Builder
+	if err := c.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"## Connection state recovery on vs off: one gateway and 2 clustered",
+		"(single, single-norecovery, cluster, cluster-norecovery, single, …)",
+		"**single-norecovery**: the same with RECOVERY_WINDOW=0",
+		"1/2 of the deliveries cross NATS",
+		"**Delivery latency p99, single recovery on ÷ off: 1.00× (bar ≤ 1.1×: met).**",
+		"**Delivery latency p99, cluster recovery on ÷ off: 1.60×.**",
+		"cluster ÷ single, both with recovery on: 1.60× (target ≤ 1.3×: **missed**)",
+		"| metric | single | single-norecovery | cluster | cluster-norecovery | single on/off | cluster on/off |",
+		"|---|---:|---:|---:|---:|---:|---:|",
+		"| runs ok | 2/2 | 2/2 | 2/2 | 1/2 | | |",
+		"| latency p50 (ms) | 2.50 | 2.50 | 4.00 | 2.50 | 1.00× | 1.60× |",
+		"| latency p99 (ms) | 5.00 | 5.00 | 8.00 | 5.00 | 1.00× | 1.60× |",
+		"| loss (%) | 0.000 | 0.000 | 0.000 | 0.000 | — | — |",
+		"| deliveries/s | 500 | 500 | 800 | 500 | 1.00× | 1.60× |",
+		"| publishes accepted/s | 50 | 50 | 50 | 50 | 1.00× | 1.00× |",
+		"| server CPU per delivery (µs) | 5.00 | 5.00 | 8.00 | 5.00 | 1.00× | 1.60× |",
+		"| nodes running JetStream (recovery store) | 0 | 0 | 2 | 0 | — | — |",
+		"| wait for the recovery stores (s) | n/a | n/a | 1.50 | n/a | — | — |",
+		"latency p99 (ms) per round: single 4.00, 6.00; single-norecovery 5.00, 5.00; cluster 8.00, 8.00; cluster-norecovery 5.00.",
+		"Per cluster node, recovery on (medians):",
+		"Per cluster node, recovery off (medians):",
+		"| cluster node | a (500 subscribers, publishes) | b (500 subscribers) |",
+		"- cluster-norecovery round 2: `bench: no \"JetStream recovery store ready\" within 30s`",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if p := c.Panel(); len(p.Series) != 4 || !strings.Contains(p.Title, "recovery on vs off") {
+		t.Errorf("panel %q with %d series", p.Title, len(p.Series))
+	}
+	// Without -recovery the same measurements read as single vs cluster.
+	c.Config.Recovery = false
+	b.Reset()
+	_ = c.WriteMarkdown(&b)
+	if md := b.String(); !strings.Contains(md, "| metric | single node | 2-node cluster | cluster/single |") || strings.Contains(md, "on ÷ off") {
+		t.Errorf("without -recovery:\n%s", md)
+	}
+}
+
+func TestClusterSummaryLineShowsJetStream(t *testing.T) {
+	for _, tc := range []struct {
+		js   int
+		want string
+	}{
+		{0, ""},
+		{3, " [JetStream on 3 nodes, stores ready after 1.25s]"},
+	} {
+		m := ClusterMeasurement{Deployment: DeployCluster, Round: 1, Result: &Result{Scenario: ScenarioFanout, JetStreamNodes: tc.js, StoreReadySeconds: 1.25}}
+		s := m.summary()
+		if has := strings.Contains(s, "JetStream"); has != (tc.want != "") || !strings.Contains(s, tc.want) {
+			t.Errorf("%d JetStream nodes: summary %q", tc.js, s)
+		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 // is dead.
 type killNode struct {
 	id   string
-	env  []string // NODE_ID, NATS_* (routes to the nodes started before it), RECOVERY_WINDOW
+	env  []string // meshNodeEnv, RECOVERY_WINDOW
 	peer *Peer
 	live bool
 }
@@ -128,8 +128,7 @@ func RunKill(ctx context.Context, kc KillConfig, log io.Writer) (KillResult, err
 	}
 	for i := range kc.Nodes {
 		id := nodeID(i)
-		env := []string{"NODE_ID=" + id, "NATS_LISTEN=127.0.0.1:0", "NATS_CLUSTER_LISTEN=" + strings.TrimPrefix(routes[i], "nats-route://"),
-			"NATS_ROUTES=" + strings.Join(routes, ","), "RECOVERY_WINDOW=" + kc.RecoveryWindow.String()}
+		env := append(meshNodeEnv(i, routes), "RECOVERY_WINDOW="+kc.RecoveryWindow.String())
 		p, err := startGatewayBinary(ctx, setup, bin, filepath.Join(logDir, killFileStem+"-node-"+id+".log"), env)
 		if err != nil {
 			return res, err
@@ -138,16 +137,13 @@ func RunKill(ctx context.Context, kc KillConfig, log io.Writer) (KillResult, err
 	}
 	// A gateway with a JetStream recovery store sets it up in the
 	// background: wait until every node says it is ready.
-	storeStart := time.Now()
+	var logs []string
 	for _, n := range cl.nodes {
-		path := filepath.Join(logDir, killFileStem+"-node-"+n.id+".log")
-		if logHas(path, "Starting JetStream") {
-			if !waitLog(ctx, path, storeReadyLine, killConvergeTimeout-time.Since(storeStart)) {
-				res.Errors = append(res.Errors, "node "+n.id+": no \""+storeReadyLine+"\" within "+killConvergeTimeout.String())
-			}
-			res.StoreReadySeconds = time.Since(storeStart).Seconds()
-		}
+		logs = append(logs, filepath.Join(logDir, killFileStem+"-node-"+n.id+".log"))
 	}
+	_, storeWait, storeErrs := waitStores(ctx, logs, killConvergeTimeout)
+	res.StoreReadySeconds = storeWait.Seconds()
+	res.Errors = append(res.Errors, storeErrs...)
 	fmt.Fprintf(log, "chaos-kill: %d nodes up (%s)\n", kc.Nodes, strings.Join(func() []string {
 		var u []string
 		for _, n := range cl.nodes {

@@ -69,7 +69,14 @@ type Result struct {
 	// Relayed is what the gateways' polling_relayed_seconds counted
 	// (cluster comparison on polling only).
 	Relayed *RelayedStats `json:"relayed,omitempty"`
-	Chaos   *ChaosStats   `json:"chaos,omitempty"`
+	// JetStreamNodes counts the gateways that ran JetStream for
+	// cross-node recovery and StoreReadySeconds how long the tool waited
+	// for their recovery stores after the last one was listening (cluster
+	// comparison only).
+	JetStreamNodes    int     `json:"jetstream_nodes,omitempty"`
+	StoreReadySeconds float64 `json:"store_ready_seconds,omitempty"`
+
+	Chaos *ChaosStats `json:"chaos,omitempty"`
 
 	DurationSeconds float64  `json:"duration_seconds"`
 	Errors          []string `json:"errors,omitempty"`

@@ -43,6 +43,9 @@ var (
 	ErrTaken = errors.New("cluster: session taken by another node")
 )
 
+// setupAttemptTimeout bounds one attempt to make the stream and the bucket.
+const setupAttemptTimeout = 2 * time.Second
+
 // storeOpTimeout bounds one JetStream request of the store.
 const storeOpTimeout = 8 * time.Second
 
@@ -207,7 +210,9 @@ func (n *Node) tryStoreWith(ctx context.Context, js jetstream.JetStream, replica
 	if n.cfg.StoreDir != "" {
 		storage = jetstream.FileStorage
 	}
-	cctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
+	// A short attempt: one made while the JetStream cluster is still
+	// forming can hang for its whole timeout; setupStore tries again.
+	cctx, cancel := context.WithTimeout(ctx, setupAttemptTimeout)
 	defer cancel()
 	prefix := n.cfg.SubjectPrefix
 	stream, err := js.CreateOrUpdateStream(cctx, jetstream.StreamConfig{

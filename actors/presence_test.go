@@ -312,6 +312,11 @@ func TestPresenceClusterCost(t *testing.T) {
 	if perChange < 1 || perChange > 1.2 {
 		t.Fatalf("%.2f NATS room messages per join or leave, want 1", perChange)
 	}
+	// The leaves reach b's view over NATS after their acks: wait for it.
+	b.eventually("the leaves seen on b", func() bool {
+		_, body := getPresence(t, b, publishKey, room)
+		return body == `{"room":"workspace:w:approvals","users":[{"userId":"bob","sessions":1}],"total":1}`
+	})
 	measure := func(h *harness) time.Duration {
 		start := time.Now()
 		status, body := getPresence(t, h, publishKey, room)

@@ -27,12 +27,13 @@ import (
 //     when its rooms change, rewritten every cluster.SessionRefresh, and
 //     at the end of a connection for a recoverable reason, a SIGTERM drain
 //     included), so a node's death loses none;
-//   - recovers a session it does not keep from the bucket (taken with a
-//     delete on its revision: one node only), with the history read back
-//     from the stream and merged with what the rooms here fanned out.
+//   - recovers a session it does not keep from the bucket (read from any
+//     replica, then adopted: this node becomes its writer), with the
+//     history read back from the stream's leader and merged with what the
+//     rooms here fanned out.
 //
-// Until the store is ready (or if JetStream never comes) the node behaves
-// as a single node does.
+// Until the store is ready, broadcasts and recoveries wait for it; a node
+// whose NATS has no JetStream behaves as a single node does.
 
 // relayTimeout bounds the history append of a client's relayed event: the
 // connection actor waits for it, to keep its client's events in order.
@@ -287,7 +288,7 @@ func (a *connectionActor) mirrorSession() {
 // clusterFetched answers a bucket lookup (a task → the recovering
 // connection).
 type clusterFetched struct {
-	rec    *sessionRecord // the session taken from the bucket; nil: keep the local one's
+	rec    *sessionRecord // the session read from the bucket; nil: keep the local one's
 	result string         // "" when recoverable
 }
 

@@ -156,7 +156,7 @@ func (a *connectionActor) finishRecovery(ctx actor.Context) {
 	}
 	a.recorded(recoveryRecovered)
 	a.activate(ctx)
-	if a.d.mirror != nil && r.clustered { // its record was taken from the bucket: written anew
+	if a.d.mirror != nil && r.clustered { // this node is the record's writer now
 		a.d.mirror.put(a.pid, a.record(), true, true)
 	}
 }

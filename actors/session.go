@@ -33,7 +33,8 @@ type sessionRecord struct {
 	sub, workspaceID string
 	rooms            map[string]uint64
 	// inBucket: written to the cluster's session bucket too (clustered.go),
-	// so a recovery here takes it there first.
+	// so a recovery here reads it there first (another node may have
+	// recovered and changed it since).
 	inBucket bool
 }
 

@@ -36,11 +36,12 @@ import (
 
 // Errors of Store.
 var (
-	// ErrNoSession: no such session in the bucket (never, expired, or
-	// taken by another node).
+	// ErrNoSession: no such session in the bucket (never written, expired,
+	// or deleted: its client ended it).
 	ErrNoSession = errors.New("cluster: no such session")
-	// ErrTaken: another node took the session first.
-	ErrTaken = errors.New("cluster: session taken by another node")
+	// ErrTaken: another node wrote the session's record since this
+	// writer's last write (it recovered the session: AdoptSession).
+	ErrTaken = errors.New("cluster: session adopted by another node")
 )
 
 // setupAttemptTimeout bounds one attempt to make the stream and the bucket.
@@ -427,8 +428,8 @@ func sessionKey(pid string) string {
 
 // PutSession writes a session's record (the bucket's TTL counts from now)
 // and returns its revision. rev is the revision of this writer's previous
-// write, 0 for its first: a record another node took (or wrote) since is
-// not brought back, ErrTaken.
+// write, 0 for its first: a record another node adopted (or deleted) since
+// is not overwritten, ErrTaken.
 func (s *Store) PutSession(ctx context.Context, pid string, rec []byte, rev uint64) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, storeOpTimeout)
 	defer cancel()

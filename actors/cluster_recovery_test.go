@@ -11,6 +11,7 @@ import (
 
 	"github.com/hyvve/gateway/actors"
 	"github.com/hyvve/gateway/transport/cluster"
+	"github.com/hyvve/gateway/transport/cluster/clustertest"
 )
 
 // startJSNodes starts count gateways with recovery on, each with an embedded
@@ -18,19 +19,7 @@ import (
 // needs routes at start), and waits for the mesh and the recovery stores.
 func startJSNodes(t *testing.T, count int) []*harness {
 	t.Helper()
-	var routes []string
-	var ls []net.Listener
-	for range count {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		routes = append(routes, "nats-route://"+l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
+	routes := clustertest.Routes(t, count)
 	var nodes []*harness
 	for i := range count {
 		nodes = append(nodes, newHarness(t, func(o *options) {

@@ -531,15 +531,7 @@ func (a *connectionActor) replayClusteredLocked(r *recoveryState) [][]byte {
 			h.last = k.Seq
 		}
 	}
-	slices.SortFunc(items, func(x, y item) int {
-		switch {
-		case x.off < y.off:
-			return -1
-		case x.off > y.off:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(items, func(x, y item) int { return cmp.Compare(x.off, y.off) })
 	frames := make([][]byte, len(items))
 	for i := range items {
 		frames[i] = items[i].frame

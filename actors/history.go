@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -220,15 +221,7 @@ func (h *history) missedEntriesLocked(rooms map[string]uint64, from uint64, sid 
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b entry) int {
-		switch {
-		case a.off < b.off:
-			return -1
-		case a.off > b.off:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b entry) int { return cmp.Compare(a.off, b.off) })
 	return out
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/hyvve/gateway/security"
+	"github.com/hyvve/gateway/transport/cluster/clustertest"
 )
 
 // startJSCluster starts three gateway binaries with recovery on, each with an
@@ -22,19 +22,7 @@ import (
 // until each logs that its JetStream recovery store is ready.
 func startJSCluster(t *testing.T) []*process {
 	t.Helper()
-	var routes []string
-	var ls []net.Listener
-	for range 3 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		routes = append(routes, "nats-route://"+l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
+	routes := clustertest.Routes(t, 3)
 	var nodes []*process
 	for i := range 3 {
 		nodes = append(nodes, startGateway(t, "JWT_SECRET="+processSecret, "PUBLISH_API_KEY=pk", "NODE_ID="+string(rune('a'+i)),

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hyvve/gateway/transport/cluster/clustertest"
 )
 
 // withRecovery turns the JetStream recovery store on.
@@ -246,23 +247,7 @@ func TestStoreOffWithoutRecovery(t *testing.T) {
 }
 
 // freeRoutes returns count route URLs on free loopback ports.
-func freeRoutes(t testing.TB, count int) []string {
-	t.Helper()
-	var out []string
-	var ls []net.Listener
-	for range count {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, "nats-route://"+l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
-}
+func freeRoutes(t testing.TB, count int) []string { return clustertest.Routes(t, count) }
 
 // startJSMesh starts count embedded nodes with recovery on, each listing
 // every route (its own included, as a clustered JetStream needs routes at

@@ -373,7 +373,8 @@ func readRecord(ctx context.Context, log *slog.Logger, node *cluster.Node, pid s
 }
 
 // readHistory reads what rooms kept after from (or each room's join
-// offset), in offset order, through the node's coalesced reads.
+// offset) through the node's coalesced reads; the replay orders it
+// (replayClusteredLocked).
 func readHistory(ctx context.Context, log *slog.Logger, hr *historyReads, st *cluster.Store, rooms map[string]uint64, from uint64) ([]cluster.Kept, string) {
 	var kept []cluster.Kept
 	for name, joinedAt := range rooms {
@@ -387,7 +388,6 @@ func readHistory(ctx context.Context, log *slog.Logger, hr *historyReads, st *cl
 		}
 		kept = append(kept, got.kept...)
 	}
-	slices.SortFunc(kept, func(a, b cluster.Kept) int { return cmp.Compare(a.Seq, b.Seq) })
 	return kept, ""
 }
 

@@ -1,14 +1,12 @@
 package cluster
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -309,33 +307,6 @@ func (s *Store) Append(ctx context.Context, room, event string, data []byte, exc
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// Since returns the kept broadcasts of rooms (a room maps to the offset
-// after which its broadcasts are wanted), in offset order. ok is false when
-// the history may no longer reach back (ReachesBack), or an offset is past
-// the stream's last sequence (not one the cluster issued). Age never drops
-// a broadcast a kept session missed (historyMaxAge).
-func (s *Store) Since(ctx context.Context, rooms map[string]uint64) (kept []Kept, ok bool, err error) {
-	last, err := s.LastSeq(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	for room, after := range rooms {
-		if after > last {
-			return nil, false, nil
-		}
-		got, err := s.ReadRoom(ctx, room, after)
-		if err != nil {
-			return nil, false, err
-		}
-		if !s.ReachesBack(got, after) {
-			return nil, false, nil
-		}
-		kept = append(kept, got...)
-	}
-	slices.SortFunc(kept, func(a, b Kept) int { return cmp.Compare(a.Seq, b.Seq) })
-	return kept, true, nil
 }
 
 // ReachesBack applies the reach-back rule to a room's broadcasts read

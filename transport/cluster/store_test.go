@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,29 @@ func appendN(t *testing.T, s *Store, room string, from, to int) []uint64 {
 	return seqs
 }
 
+// since reads rooms' kept broadcasts after their offsets the way a
+// recovery does (the stream's last sequence, each room, the reach-back
+// rule), in offset order; ok is false when one does not reach back or an
+// offset is past the stream's last sequence.
+func since(ctx context.Context, s *Store, rooms map[string]uint64) (kept []Kept, ok bool, err error) {
+	last, err := s.LastSeq(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	for room, after := range rooms {
+		got, err := s.ReadRoom(ctx, room, after)
+		if err != nil {
+			return nil, false, err
+		}
+		if after > last || !s.ReachesBack(got, after) {
+			return nil, false, nil
+		}
+		kept = append(kept, got...)
+	}
+	slices.SortFunc(kept, func(a, b Kept) int { return cmp.Compare(a.Seq, b.Seq) })
+	return kept, true, nil
+}
+
 // checkHistory exercises offsets, order, per-room thresholds, the
 // reach-back rule and the sender exclusion data on store s (read on r).
 func checkHistory(t *testing.T, s, r *Store) {
@@ -55,7 +80,7 @@ func checkHistory(t *testing.T, s, r *Store) {
 	if _, err := s.Append(ctx, "workspace:w:a", "sync", []byte(`{}`), "sid-x"); err != nil {
 		t.Fatal(err)
 	}
-	kept, ok, err := r.Since(ctx, map[string]uint64{"workspace:w:a": a[0], "workspace:w:b": 0})
+	kept, ok, err := since(ctx, r, map[string]uint64{"workspace:w:a": a[0], "workspace:w:b": 0})
 	if err != nil || !ok {
 		t.Fatalf("Since: %v %v", ok, err)
 	}
@@ -77,12 +102,12 @@ func checkHistory(t *testing.T, s, r *Store) {
 		t.Fatalf("offset of b's first = %d, want %d", kept[2].Seq, b[0])
 	}
 	// An offset the stream never issued: not recoverable.
-	if _, ok, err := r.Since(ctx, map[string]uint64{"workspace:w:a": 1 << 40}); ok || err != nil {
+	if _, ok, err := since(ctx, r, map[string]uint64{"workspace:w:a": 1 << 40}); ok || err != nil {
 		t.Fatalf("future offset: ok=%v err=%v", ok, err)
 	}
 	// Nothing after the offset: recoverable, nothing to replay.
 	last, _ := r.LastSeq(ctx)
-	if kept, ok, err := r.Since(ctx, map[string]uint64{"workspace:w:a": last, "workspace:w:quiet": last}); !ok || err != nil || len(kept) != 0 {
+	if kept, ok, err := since(ctx, r, map[string]uint64{"workspace:w:a": last, "workspace:w:quiet": last}); !ok || err != nil || len(kept) != 0 {
 		t.Fatalf("up to date: %v %v %v", kept, ok, err)
 	}
 }
@@ -99,13 +124,13 @@ func TestStoreHistorySingleNode(t *testing.T) {
 	// recovered; one that missed fewer is.
 	seqs := appendN(t, s, "workspace:w:full", 1, 6) // 6 > limit 4: 1 and 2 dropped
 	ctx := context.Background()
-	if _, ok, err := s.Since(ctx, map[string]uint64{"workspace:w:full": seqs[0]}); ok || err != nil {
+	if _, ok, err := since(ctx, s, map[string]uint64{"workspace:w:full": seqs[0]}); ok || err != nil {
 		t.Fatalf("dropped history: ok=%v err=%v", ok, err)
 	}
-	if _, ok, _ := s.Since(ctx, map[string]uint64{"workspace:w:full": seqs[1]}); ok {
+	if _, ok, _ := since(ctx, s, map[string]uint64{"workspace:w:full": seqs[1]}); ok {
 		t.Fatal("missed exactly the limit: refused (conservative rule)")
 	}
-	if kept, ok, err := s.Since(ctx, map[string]uint64{"workspace:w:full": seqs[2]}); !ok || err != nil || len(kept) != 3 {
+	if kept, ok, err := since(ctx, s, map[string]uint64{"workspace:w:full": seqs[2]}); !ok || err != nil || len(kept) != 3 {
 		t.Fatalf("missed 3 of limit 4: %v %v %v", kept, ok, err)
 	}
 }
@@ -193,7 +218,7 @@ func TestStoreMesh(t *testing.T) {
 	waitFor(t, "history on the survivors", func() bool {
 		var ok bool
 		var err error
-		kept, ok, err = c.Since(ctx, map[string]uint64{"workspace:w:k": seqs[0]})
+		kept, ok, err = since(ctx, c, map[string]uint64{"workspace:w:k": seqs[0]})
 		return err == nil && ok
 	})
 	if len(kept) != 2 || kept[0].Seq != seqs[1] || kept[1].Seq != seqs[2] {

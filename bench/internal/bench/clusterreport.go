@@ -156,13 +156,7 @@ func (c *ClusterComparison) WriteMarkdown(w io.Writer) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Cross-node fan-out: %d clustered gateways vs one (%s)\n\n", cc.Nodes, c.Started.UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "Machine: %s. Medians of %d rounds, measured alternately (single, cluster, single, …), each on freshly started processes.\n",
-		machineText(), cc.Rounds)
-	source := c.Source
-	if source == "" {
-		source = sourceText(cc.RepoDir)
-	}
-	fmt.Fprintf(&b, "Gateway source: %s.\n\n", source)
+	c.writeSetup(&b, "measured alternately (single, cluster, single, …)")
 	fmt.Fprintf(&b, "Workload: %s. **single**: one gateway (no NATS). **cluster**: %d gateways, each with an embedded NATS server routed to every node's "+
 		"(a full mesh; with recovery on, the default, they keep the rooms' history in JetStream); "+
 		"the subscribers are spread round-robin over the nodes (%s), every message is published on node 1, so %d/%d of the deliveries cross NATS. "+
@@ -193,6 +187,17 @@ func (c *ClusterComparison) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
+// writeSetup writes the machine, the rounds and how they were ordered, and
+// the gateway's source.
+func (c *ClusterComparison) writeSetup(b *strings.Builder, order string) {
+	fmt.Fprintf(b, "Machine: %s. Medians of %d rounds, %s, each on freshly started processes.\n", machineText(), c.Config.Rounds, order)
+	source := c.Source
+	if source == "" {
+		source = sourceText(c.Config.RepoDir)
+	}
+	fmt.Fprintf(b, "Gateway source: %s.\n\n", source)
+}
+
 // writeRecoveryMarkdown writes the -recovery comparison: single and
 // cluster with recovery on and off side by side, the on ÷ off p99 ratios
 // against the bar, each node's share, and any failure.
@@ -200,13 +205,7 @@ func (c *ClusterComparison) writeRecoveryMarkdown(w io.Writer) error {
 	cc := c.Config
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Connection state recovery on vs off: one gateway and %d clustered (%s)\n\n", cc.Nodes, c.Started.UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "Machine: %s. Medians of %d rounds, deployments measured in rotation (single, single-norecovery, cluster, cluster-norecovery, single, …), "+
-		"each on freshly started processes.\n", machineText(), cc.Rounds)
-	source := c.Source
-	if source == "" {
-		source = sourceText(cc.RepoDir)
-	}
-	fmt.Fprintf(&b, "Gateway source: %s.\n\n", source)
+	c.writeSetup(&b, "deployments measured in rotation (single, single-norecovery, cluster, cluster-norecovery, single, …)")
 	fmt.Fprintf(&b, "Workload: %s. **single**: one gateway (no NATS) with recovery on (the default RECOVERY_WINDOW: every broadcast numbered and kept on the node). "+
 		"**single-norecovery**: the same with RECOVERY_WINDOW=0. **cluster**: %d gateways, each with an embedded NATS server routed to every node's (a full mesh), "+
 		"recovery on: every broadcast is numbered and kept in JetStream for recovery on any node; the subscribers are spread round-robin over the nodes (%s), "+

@@ -31,6 +31,7 @@ type pollSession struct {
 	getting atomic.Bool   // a GET is pending
 	ws      atomic.Pointer[Conn]
 	probing atomic.Bool // a probe was answered 3probe: a pending GET answers 6 so the client can pause polling
+	aborted atomic.Bool // abort ran: a GET under way then ends the session as it returns (pollDone)
 	ended   atomic.Bool
 	endOnce sync.Once
 }
@@ -95,10 +96,24 @@ func (p *pollSession) abort(reason messages.CloseReason) {
 		return
 	}
 	p.out.close(reason)
+	// With pollDone, the one of this and the GET that comes second sees the
+	// other's flag: the session ends now, whatever the GET was doing.
+	p.aborted.Store(true)
 	if !p.getting.Load() {
 		p.finish()
 	}
 	p.signal()
+}
+
+// pollDone ends a GET. A GET may return without taking the close packet
+// (its client went away, or it was already answering frames when the abort
+// came): the session then ends here, not a close grace later, so a client
+// that reconnects at once finds its session kept for recovery.
+func (p *pollSession) pollDone() {
+	p.getting.Store(false)
+	if p.aborted.Load() {
+		p.finish()
+	}
 }
 
 // graceStarted implements carrier: a grace's timer is all a polling
@@ -158,7 +173,7 @@ func (p *pollSession) poll(w http.ResponseWriter, r *http.Request) {
 		writeEIOError(w, eioBadRequest)
 		return
 	}
-	defer p.getting.Store(false)
+	defer p.pollDone()
 	// The long poll outlives the server's read and write timeouts by design:
 	// net/http would cancel it once its connection's read deadline passed.
 	rc, until := http.NewResponseController(w), time.Now().Add(p.srv.cfg.PingInterval+p.srv.cfg.WriteTimeout)

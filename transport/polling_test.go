@@ -839,6 +839,28 @@ func TestPollingClientCloseAndPostAfterEnd(t *testing.T) {
 	}
 }
 
+// An abort that finds a GET under way leaves the end to that GET, which may
+// return without taking the close packet (answering frames when the abort
+// came, or its client gone): the session ends as it returns, not a close
+// grace later, so a client that reconnects at once finds it kept.
+func TestPollingAbortDuringAGETEndsTheSessionAsItReturns(t *testing.T) {
+	h := newPollHarness(t, quiet())
+	p := h.handshake()
+	s := p.connect()
+	ps := p.session()
+	ps.getting.Store(true) // a GET between taking its frames and returning
+	ps.abort(messages.CloseTransportClosed)
+	if ps.ended.Load() {
+		t.Fatal("the session ended under the GET that is answering")
+	}
+	ps.pollDone()
+	if !ps.ended.Load() {
+		t.Fatal("the GET returned and the aborted session is still open (until its close grace)")
+	}
+	s.waitClosed(t, messages.CloseTransportClosed)
+	p.waitGone()
+}
+
 // FuzzTokenFromAuth feeds CONNECT auth payloads (untrusted) to the token
 // and recovery reader: it never panics, a token it finds is the JSON string
 // under "token", and an offset comes only with a pid.
